@@ -1,0 +1,326 @@
+"""The local stack without Docker: Apache Kafka (KRaft, Maven Central jars), FerretDB (SQLite,
+built from the Go module proxy), a trace sink, the stand-ins and the four services.
+
+    python deploy/local/stack.py up | down | status | run -- CMD...
+
+`up` installs what is missing (cached under SIKS_CACHE, ~/.cache/siks by default), starts
+every process in its own session, records each pid with its start time, and waits for each to
+be ready. `down` stops exactly those processes (by recorded pid and start time, never by
+name). `run` starts the stack if it is not running, runs CMD, and stops what it started.
+Every process inherits the caller's environment (SIKS_NOW, OTEL_*, log level among it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy" / "local"
+CACHE = Path(os.environ.get("SIKS_CACHE", Path.home() / ".cache" / "siks"))
+STATE = Path(os.environ.get("SIKS_STATE", ROOT / "var" / "stack"))
+KAFKA_VERSION = os.environ.get("KAFKA_VERSION", "3.9.1")
+FERRETDB_VERSION = os.environ.get("FERRETDB_VERSION", "v1.24.2")
+PY = sys.executable
+TOPIC_PARTITIONS = int(os.environ.get("SIKS_TOPIC_PARTITIONS", "3"))
+
+
+def port(name: str, default: int) -> int:
+    return int(os.environ.get(f"SIKS_{name}_PORT", default))
+
+
+PORTS = {
+    "kafka": port("KAFKA", 9092),
+    "kafka-controller": port("KAFKA_CONTROLLER", 9093),
+    "mongo": port("MONGO", 27017),
+    "trace-sink": port("TRACE_SINK", 4318),
+    "standins": port("STANDINS", 8010),
+    "registry": port("REGISTRY", 8001),
+    "verification": port("VERIFICATION", 8002),
+    "integration": port("INTEGRATION", 8003),
+    "decree": port("DECREE", 8004),
+}
+SERVICES = ("registry", "verification", "integration", "decree")
+
+
+@dataclass
+class Component:
+    name: str
+    argv: list[str]
+    port: int
+    ready_url: str | None = None  # HTTP readiness; otherwise the port accepting connections
+    env: dict[str, str] = field(default_factory=dict)
+    ready_timeout: float = 90.0
+
+
+# ---------------------------------------------------------------- processes and pid files
+
+
+def _proc_start_time(pid: int) -> str | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]  # field 22: start time in clock ticks since boot
+
+
+def _pid_file(name: str) -> Path:
+    return STATE / "pids" / f"{name}.json"
+
+
+def recorded(name: str) -> int | None:
+    """The pid we started for `name`, if that very process still runs."""
+    try:
+        info = json.loads(_pid_file(name).read_text())
+    except (OSError, ValueError):
+        return None
+    if _proc_start_time(info["pid"]) != info["start"]:
+        return None  # gone, or the pid now belongs to someone else
+    return info["pid"]
+
+
+def _listening(p: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.3)
+        return s.connect_ex(("127.0.0.1", p)) == 0
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return resp.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _ready(c: Component) -> bool:
+    return _http_ok(c.ready_url) if c.ready_url else _listening(c.port)
+
+
+def _start(c: Component) -> int:
+    (STATE / "logs").mkdir(parents=True, exist_ok=True)
+    (STATE / "pids").mkdir(parents=True, exist_ok=True)
+    log = open(STATE / "logs" / f"{c.name}.log", "ab")
+    proc = subprocess.Popen(c.argv, cwd=ROOT, env={**os.environ, **c.env}, stdout=log, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+    _pid_file(c.name).write_text(json.dumps({"pid": proc.pid, "start": _proc_start_time(proc.pid),
+                                             "argv": c.argv, "port": c.port}))
+    return proc.pid
+
+
+def _wait_ready(c: Component, pid: int) -> None:
+    deadline = time.monotonic() + c.ready_timeout
+    while time.monotonic() < deadline:
+        if _ready(c):
+            return
+        if recorded(c.name) is None:
+            tail = (STATE / "logs" / f"{c.name}.log").read_text(errors="replace")[-3000:]
+            raise SystemExit(f"{c.name} exited during start-up; last log lines:\n{tail}")
+        time.sleep(0.2)
+    raise SystemExit(f"{c.name} (pid {pid}) not ready after {c.ready_timeout:.0f}s; see {STATE}/logs/{c.name}.log")
+
+
+def _stop(name: str, grace: float = 15.0) -> bool:
+    pid = recorded(name)
+    if pid is None:
+        _pid_file(name).unlink(missing_ok=True)  # a stale record of a process long gone
+        return False
+    try:
+        os.killpg(pid, signal.SIGTERM)  # its own session: the group is exactly what we started
+    except ProcessLookupError:
+        pass
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and recorded(name) == pid:
+        time.sleep(0.1)
+    if recorded(name) == pid:
+        os.killpg(pid, signal.SIGKILL)
+        while recorded(name) == pid:
+            time.sleep(0.05)
+    _pid_file(name).unlink(missing_ok=True)
+    return True
+
+
+# ---------------------------------------------------------------- the components
+
+
+def _install() -> None:
+    env = {**os.environ, "SIKS_CACHE": str(CACHE), "KAFKA_VERSION": KAFKA_VERSION,
+           "FERRETDB_VERSION": FERRETDB_VERSION}
+    for script in ("install_kafka.sh", "install_ferretdb.sh"):
+        subprocess.run(["bash", str(DEPLOY / script)], check=True, env=env)
+
+
+def _kafka() -> Component:
+    data = STATE / "kafka"
+    props = STATE / "kafka.properties"
+    kp, cp = PORTS["kafka"], PORTS["kafka-controller"]
+    props.parent.mkdir(parents=True, exist_ok=True)
+    props.write_text("\n".join([
+        "process.roles=broker,controller", "node.id=1", f"controller.quorum.voters=1@127.0.0.1:{cp}",
+        f"listeners=PLAINTEXT://127.0.0.1:{kp},CONTROLLER://127.0.0.1:{cp}",
+        f"advertised.listeners=PLAINTEXT://127.0.0.1:{kp}", "controller.listener.names=CONTROLLER",
+        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        f"log.dirs={data}", f"num.partitions={TOPIC_PARTITIONS}", "offsets.topic.replication.factor=1",
+        "offsets.topic.num.partitions=6", "transaction.state.log.replication.factor=1",
+        "transaction.state.log.min.isr=1", "group.initial.rebalance.delay.ms=0",
+        "auto.create.topics.enable=true", "log.retention.hours=168", "",
+    ]))
+    libs = CACHE / f"kafka-{KAFKA_VERSION}" / "libs"
+    java = ["java", "-Xms256m", "-Xmx768m", "-XX:+UseG1GC", f"-Dlog4j.configuration=file:{DEPLOY / 'kafka-log4j.properties'}",
+            f"-Dkafka.logs.dir={STATE / 'logs'}", "-cp", f"{libs}/*"]
+    if not (data / "meta.properties").exists():
+        cluster_id = "c2lrcy1sb2NhbC1zdGFjaw"  # 22 chars of base64url: a fixed local cluster
+        subprocess.run(java + ["kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)],
+                       check=True, stdout=subprocess.DEVNULL)
+    return Component("kafka", java + ["kafka.Kafka", str(props)], kp, ready_timeout=120)
+
+
+def _ferretdb() -> Component:
+    data = STATE / "ferretdb"
+    data.mkdir(parents=True, exist_ok=True)
+    binary = CACHE / f"ferretdb-{FERRETDB_VERSION}" / "ferretdb"
+    return Component("mongo", [str(binary), "--handler=sqlite", f"--sqlite-url=file:{data}/",
+                               f"--listen-addr=127.0.0.1:{PORTS['mongo']}", "--debug-addr=-",
+                               "--telemetry=disable", f"--state-dir={data}", "--log-level=warn"],
+                     PORTS["mongo"])
+
+
+def _service_env(name: str) -> dict[str, str]:
+    env = {"SIKS_PORT": str(PORTS[name]), "SIKS_HOST": "127.0.0.1",
+           "SIKS_KAFKA_BOOTSTRAP": f"127.0.0.1:{PORTS['kafka']}",
+           "SIKS_MONGO_URL": f"mongodb://127.0.0.1:{PORTS['mongo']}/",
+           "SIKS_STANDINS_URL": f"http://127.0.0.1:{PORTS['standins']}",
+           "SIKS_STANDINS_PORT": str(PORTS["standins"])}
+    if not os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        # No collector named by the caller: send spans to the local sink (tests read it).
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{PORTS['trace-sink']}"
+        env["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf"
+    env["OTEL_SERVICE_NAME"] = name  # one name per process, whatever the caller's shell holds
+    return env
+
+
+def components() -> list[Component]:
+    http = "http://127.0.0.1:{}/readyz"
+    comps = [_kafka(), _ferretdb(),
+             Component("trace-sink", [PY, str(DEPLOY / "trace_sink.py")], PORTS["trace-sink"],
+                       ready_url=f"http://127.0.0.1:{PORTS['trace-sink']}/healthz",
+                       env={"SIKS_TRACE_SINK_PORT": str(PORTS["trace-sink"])}),
+             Component("standins", [PY, "-m", "siks_standins"], PORTS["standins"],
+                       ready_url=http.format(PORTS["standins"]), env=_service_env("standins"))]
+    comps += [Component(s, [PY, "-m", f"siks_{s}"], PORTS[s], ready_url=http.format(PORTS[s]),
+                        env=_service_env(s)) for s in SERVICES]
+    return comps
+
+
+def _create_topics() -> None:
+    subprocess.run([PY, str(DEPLOY / "topics.py"), f"127.0.0.1:{PORTS['kafka']}", str(TOPIC_PARTITIONS)], check=True)
+
+
+# ---------------------------------------------------------------- commands
+
+
+def up() -> list[str]:
+    """Starts whatever is not running; returns the names it started."""
+    started_at = time.monotonic()
+    if os.environ.get("SIKS_NOW") and not os.environ.get("SIKS_NOW_ANCHOR"):
+        os.environ["SIKS_NOW_ANCHOR"] = str(time.time())  # one anchor: every clock agrees
+    _install()
+    started = []
+    for c in components():
+        if recorded(c.name) is not None:
+            continue
+        if _listening(c.port):
+            raise SystemExit(f"port {c.port} for {c.name} is taken by a process this stack did not start; "
+                             f"free it or set SIKS_{c.name.upper().replace('-', '_')}_PORT")
+        pid = _start(c)
+        _wait_ready(c, pid)
+        started.append(c.name)
+        if c.name == "kafka":
+            _create_topics()
+    print(f"stack up in {time.monotonic() - started_at:.1f}s" + (f" (started: {', '.join(started)})" if started
+                                                                   else " (everything was already running)"))
+    status()
+    return started
+
+
+def down(names: list[str] | None = None) -> None:
+    order = [c.name for c in reversed(components_names())]
+    for name in order:
+        if names is not None and name not in names:
+            continue
+        if _stop(name):
+            print(f"stopped {name}")
+    left = [f"{n}:{p}" for n, p in PORTS.items() if (names is None or n in names) and _listening(p)
+            and n != "kafka-controller"]
+    if left and names is None:
+        print(f"warning: still listening (not started by this stack?): {', '.join(left)}")
+
+
+def components_names() -> list[Component]:
+    # Names and ports only; building Kafka's component would format storage.
+    return [Component(n, [], PORTS[n]) for n in ("kafka", "mongo", "trace-sink", "standins", *SERVICES)]
+
+
+def running() -> bool:
+    return all(recorded(c.name) is not None for c in components_names())
+
+
+def status() -> int:
+    rows, healthy = [], True
+    for c in components_names():
+        pid = recorded(c.name)
+        url = f"http://127.0.0.1:{c.port}" if c.name not in ("kafka", "mongo") else f"127.0.0.1:{c.port}"
+        if c.name in ("standins", *SERVICES):
+            state = "ready" if _http_ok(f"{url}/readyz") else "not ready"
+            url += "/docs"
+        elif c.name == "trace-sink":
+            state = "ready" if _http_ok(f"{url}/healthz") else "not ready"
+        else:
+            state = "listening" if _listening(c.port) else "not listening"
+        healthy &= pid is not None and state in ("ready", "listening")
+        rows.append((c.name, str(pid or "-"), state, url))
+    for r in rows:
+        print(f"  {r[0]:<13} pid {r[1]:<8} {r[2]:<14} {r[3]}")
+    print(f"  logs: {STATE / 'logs'}   clock: SIKS_NOW={os.environ.get('SIKS_NOW') or '(real time)'}")
+    return 0 if healthy else 1
+
+
+def run(cmd: list[str]) -> int:
+    started = [] if running() else up()
+    try:
+        return subprocess.call(cmd, cwd=ROOT)
+    finally:
+        if started:
+            down(started)
+
+
+def main(argv: list[str]) -> int:
+    if not argv:
+        print(__doc__)
+        return 2
+    command, rest = argv[0], argv[1:]
+    if command == "up":
+        up()
+        return 0
+    if command == "down":
+        down()
+        return 0
+    if command == "status":
+        return status()
+    if command == "run":
+        return run(rest[1:] if rest[:1] == ["--"] else rest)
+    print(f"unknown command {command!r}\n{__doc__}")
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

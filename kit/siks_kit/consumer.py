@@ -1,0 +1,90 @@
+"""Turns Kafka records into handler calls: parse the envelope, dispatch by type, dead-letter
+what can never be processed, and let infrastructure failures redeliver.
+
+Handlers are idempotent by construction (each state change is one conditional write that
+records the event id, or an insert under a deterministic id), so redelivery is safe.
+"""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from pydantic import BaseModel, ValidationError
+from pymongo.errors import PyMongoError
+from siks_contracts import topics
+from siks_contracts.envelope import Envelope
+from siks_contracts.events import UnknownEventType, parse_payload
+
+from .transport import Transport
+
+log = logging.getLogger(__name__)
+Handler = Callable[[Envelope, BaseModel], Awaitable[None]]
+
+
+class Rejected(Exception):
+    """A handler's verdict that this event can never apply (not a passing failure)."""
+
+
+class RetryLater(Exception):
+    """The event arrived before what it refers to (topics are not ordered with each other)."""
+
+
+def describe(exc: ValidationError) -> str:
+    # Locations and messages only: the input values may be personal data.
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}" for e in exc.errors())
+
+
+class Consumer:
+    def __init__(self, service: str, transport: Transport, handlers: dict[str, Handler],
+                 attempts: int = 3, wait_budget_seconds: float = 60.0) -> None:
+        self._service, self._transport = service, transport
+        self._handlers, self._attempts = handlers, attempts
+        self._wait_budget = wait_budget_seconds
+        self.dead_lettered = 0
+
+    def on_topic(self, topic: str) -> Callable[[bytes, dict[str, str]], Awaitable[None]]:
+        async def callback(value: bytes, headers: dict[str, str]) -> None:
+            await self.process(topic, value, headers)
+
+        return callback
+
+    async def process(self, topic: str, value: bytes, headers: dict[str, str]) -> None:
+        try:
+            envelope = Envelope.model_validate_json(value)
+            payload = parse_payload(envelope)
+        except ValidationError as exc:
+            return await self._dead_letter(topic, value, headers, f"invalid message: {describe(exc)}")
+        except UnknownEventType as exc:
+            return await self._dead_letter(topic, value, headers, str(exc))
+        handler = self._handlers.get(envelope.type)
+        if handler is None:
+            return  # a topic carries several types; this service wants only some
+        attempt, waited, delay = 0, 0.0, 0.05
+        while True:
+            attempt += 1
+            try:
+                await handler(envelope, payload)
+                return
+            except RetryLater as exc:
+                if waited >= self._wait_budget:
+                    return await self._dead_letter(topic, value, headers, f"gave up waiting: {exc}")
+                # Back off in place: the record stays uncommitted, so nothing is lost meanwhile.
+                await asyncio.sleep(delay)
+                waited, delay = waited + delay, min(delay * 2, 2.0)
+            except Rejected as exc:
+                return await self._dead_letter(topic, value, headers, f"rejected: {exc}")
+            except PyMongoError:
+                raise  # the database is away: do not ack; Kafka redelivers once it is back
+            except Exception as exc:
+                if attempt == self._attempts:
+                    log.exception("handler for %s failed %d times", envelope.type, attempt)
+                    return await self._dead_letter(
+                        topic, value, headers, f"handler failed after {attempt} attempts: {type(exc).__name__}")
+
+    async def _dead_letter(self, topic: str, value: bytes, headers: dict[str, str], reason: str) -> None:
+        self.dead_lettered += 1
+        log.warning("dead-lettering a record from %s: %s", topic, reason)
+        dl_headers = {**headers, "dead_letter_reason": reason, "dead_letter_source": topic,
+                      "dead_letter_consumer": self._service}
+        await self._transport.publish(topics.dead_letter(topic), headers.get("event_id", "unknown"),
+                                      value, dl_headers)

@@ -1,0 +1,101 @@
+"""Unit-test fakes behind the same interfaces as the real adapters. Only tests import this
+module; production images do not carry mongomock."""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import mongomock
+
+from .store import Collection, DuplicateKey, _noop
+from .transport import RecordCallback
+
+
+class MemoryCollection:
+    def __init__(self, raw, on_write: Callable[[], None]) -> None:
+        self._raw, self._on_write, self.name = raw, on_write, raw.name
+
+    async def insert_one(self, doc) -> None:
+        try:
+            self._raw.insert_one(doc)
+        except mongomock.DuplicateKeyError as exc:
+            raise DuplicateKey(str(doc.get("_id"))) from exc
+        self._on_write()
+
+    async def find_one(self, filter, projection=None):
+        return self._raw.find_one(filter, projection)
+
+    async def find(self, filter, *, sort=None, limit=0, skip=0, projection=None):
+        cursor = self._raw.find(filter, projection, skip=skip, limit=limit)
+        if sort:
+            cursor = cursor.sort(list(sort))
+        return list(cursor)
+
+    async def update_one(self, filter, update) -> bool:
+        matched = self._raw.update_one(filter, update).matched_count > 0
+        if matched:
+            self._on_write()
+        return matched
+
+    async def count(self, filter) -> int:
+        return self._raw.count_documents(filter)
+
+    async def create_index(self, keys, *, unique=False, name=None) -> None:
+        self._raw.create_index(list(keys), unique=unique, **({"name": name} if name else {}))
+
+    async def increment(self, counter_id: str) -> int:
+        doc = self._raw.find_one_and_update({"_id": counter_id}, {"$inc": {"value": 1}}, upsert=True,
+                                            return_document=mongomock.ReturnDocument.AFTER)
+        return doc["value"]
+
+
+class MemoryDatabase:
+    def __init__(self, on_write: Callable[[], None] = _noop) -> None:
+        self._db = mongomock.MongoClient(tz_aware=True)["memory"]
+        self.on_write = on_write
+
+    def collection(self, name: str) -> Collection:
+        return MemoryCollection(self._db[name], lambda: self.on_write())
+
+    async def ping(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        pass
+
+
+@dataclass
+class Record:
+    topic: str
+    key: str
+    value: bytes
+    headers: dict[str, str]
+
+
+@dataclass
+class MemoryTransport:
+    """Records what is published; tests deliver records to subscribers by hand."""
+
+    published: list[Record] = field(default_factory=list)
+    subscribers: dict[str, list[RecordCallback]] = field(default_factory=dict)
+
+    async def publish(self, topic: str, key: str, value: bytes, headers: dict[str, str]) -> None:
+        self.published.append(Record(topic, key, value, dict(headers)))
+
+    def subscribe(self, topic: str, group: str, callback: RecordCallback) -> None:
+        self.subscribers.setdefault(topic, []).append(callback)
+
+    async def deliver(self, record: Record) -> None:
+        for callback in self.subscribers.get(record.topic, []):
+            await callback(record.value, record.headers)
+
+    def on(self, topic: str) -> list[Record]:
+        return [r for r in self.published if r.topic == topic]
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    async def ping(self) -> bool:
+        return True

@@ -1,0 +1,98 @@
+"""The document store the services use: a small async interface over MongoDB collections.
+
+MongoCollection speaks to a real MongoDB-wire server (PyMongo's AsyncMongoClient); the
+MemoryDatabase fake (siks_kit.memory) serves unit tests. One shared test suite runs both.
+Every write calls `on_write` so the outbox relay wakes without polling.
+"""
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+from pymongo import AsyncMongoClient, ReturnDocument
+from pymongo.errors import DuplicateKeyError as _MongoDuplicateKey
+
+Document = dict[str, Any]
+Sort = Sequence[tuple[str, int]]
+
+
+class DuplicateKey(Exception):
+    """An insert hit an existing _id or unique index: the thing already exists."""
+
+
+class Collection(Protocol):
+    name: str
+
+    async def insert_one(self, doc: Document) -> None: ...
+    async def find_one(self, filter: Mapping[str, Any], projection: Mapping[str, Any] | None = None) -> Document | None: ...
+    async def find(self, filter: Mapping[str, Any], *, sort: Sort | None = None, limit: int = 0,
+                   skip: int = 0, projection: Mapping[str, Any] | None = None) -> list[Document]: ...
+    async def update_one(self, filter: Mapping[str, Any], update: Mapping[str, Any]) -> bool: ...
+    async def count(self, filter: Mapping[str, Any]) -> int: ...
+    async def create_index(self, keys: Sort, *, unique: bool = False, name: str | None = None) -> None: ...
+    async def increment(self, counter_id: str) -> int: ...  # atomic; 1 on first use
+
+
+class Database(Protocol):
+    def collection(self, name: str) -> Collection: ...
+    async def ping(self) -> bool: ...
+    async def close(self) -> None: ...
+
+
+def _noop() -> None:
+    pass
+
+
+class MongoCollection:
+    def __init__(self, raw: Any, on_write: Callable[[], None]) -> None:
+        self._raw, self._on_write, self.name = raw, on_write, raw.name
+
+    async def insert_one(self, doc: Document) -> None:
+        try:
+            await self._raw.insert_one(doc)
+        except _MongoDuplicateKey as exc:
+            raise DuplicateKey(str(doc.get("_id"))) from exc
+        self._on_write()
+
+    async def find_one(self, filter, projection=None):
+        return await self._raw.find_one(filter, projection)
+
+    async def find(self, filter, *, sort=None, limit=0, skip=0, projection=None):
+        cursor = self._raw.find(filter, projection, skip=skip, limit=limit)
+        if sort:
+            cursor = cursor.sort(list(sort))
+        return await cursor.to_list(None)
+
+    async def update_one(self, filter, update) -> bool:
+        result = await self._raw.update_one(filter, update)
+        if result.matched_count:
+            self._on_write()
+        return result.matched_count > 0
+
+    async def count(self, filter) -> int:
+        return await self._raw.count_documents(filter)
+
+    async def create_index(self, keys, *, unique=False, name=None) -> None:
+        await self._raw.create_index(list(keys), unique=unique, **({"name": name} if name else {}))
+
+    async def increment(self, counter_id: str) -> int:
+        doc = await self._raw.find_one_and_update({"_id": counter_id}, {"$inc": {"value": 1}}, upsert=True,
+                                                  return_document=ReturnDocument.AFTER)
+        return doc["value"]
+
+
+class MongoDatabase:
+    def __init__(self, url: str, name: str, on_write: Callable[[], None] = _noop) -> None:
+        # tz_aware: datetimes come back with UTC attached, as the domain expects.
+        self._client: AsyncMongoClient = AsyncMongoClient(url, tz_aware=True, serverSelectionTimeoutMS=5000)
+        self._db = self._client[name]
+        self.on_write = on_write
+
+    def collection(self, name: str) -> Collection:
+        return MongoCollection(self._db[name], lambda: self.on_write())
+
+    async def ping(self) -> bool:
+        await self._client.admin.command("ping")
+        return True
+
+    async def close(self) -> None:
+        await self._client.close()

@@ -1,0 +1,137 @@
+"""OpenTelemetry for a service: provider from the standard OTEL_* environment, PyMongo and
+FastAPI instrumentation, and helpers that carry trace context through the outbox."""
+
+import logging
+import os
+from collections.abc import Sequence
+
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import Link, SpanContext, TraceFlags
+from siks_contracts.envelope import TraceContext
+
+from .redaction import redact_attribute
+
+log = logging.getLogger(__name__)
+_provider: TracerProvider | None = None
+
+
+class RedactingExporter(SpanExporter):
+    """Wraps the real exporter; every attribute, event and link is masked on the way out."""
+
+    def __init__(self, inner: SpanExporter) -> None:
+        self._inner = inner
+
+    @staticmethod
+    def _clean(attrs):
+        return {k: redact_attribute(k, v) for k, v in (attrs or {}).items()}
+
+    def _copy(self, span: ReadableSpan) -> ReadableSpan:
+        from opentelemetry.sdk.trace import Event
+
+        events = [Event(e.name, self._clean(e.attributes), e.timestamp) for e in span.events]
+        return ReadableSpan(
+            name=span.name, context=span.context, parent=span.parent, resource=span.resource,
+            attributes=self._clean(span.attributes), events=events, links=span.links,
+            kind=span.kind, status=span.status, start_time=span.start_time, end_time=span.end_time,
+            instrumentation_scope=span.instrumentation_scope or InstrumentationScope("siks"),
+        )
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return self._inner.export([self._copy(s) for s in spans])
+
+    def shutdown(self) -> None:
+        self._inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._inner.force_flush(timeout_millis)
+
+
+def _otlp_exporter() -> SpanExporter | None:
+    if not (os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")):
+        return None  # DESIGN: with no endpoint set nothing is exported
+    protocol = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or os.environ.get(
+        "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+    if protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+    elif protocol == "http/protobuf":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    else:
+        raise ValueError(f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol!r}: use http/protobuf or grpc")
+    return OTLPSpanExporter()  # reads endpoint, headers and timeout from the environment itself
+
+
+def setup_tracing(service_name: str, exporter: SpanExporter | None = None) -> TracerProvider:
+    """Once per process: the global provider, PyMongo instrumented (statements never captured)."""
+    global _provider
+    if _provider is not None:
+        return _provider
+    name = os.environ.get("OTEL_SERVICE_NAME") or service_name
+    provider = TracerProvider(resource=Resource.create({"service.name": name}))
+    exporter = exporter or _otlp_exporter()
+    if exporter is not None:
+        provider.add_span_processor(BatchSpanProcessor(RedactingExporter(exporter), schedule_delay_millis=500))
+    trace.set_tracer_provider(provider)
+    from opentelemetry.instrumentation.pymongo import PymongoInstrumentor
+
+    PymongoInstrumentor().instrument(tracer_provider=provider, capture_statement=False)
+    _provider = provider
+    return provider
+
+
+def instrument_fastapi(app, provider: TracerProvider) -> None:
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    FastAPIInstrumentor.instrument_app(app, tracer_provider=provider, excluded_urls="healthz,readyz")
+
+
+def current_trace_context() -> TraceContext | None:
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    if "traceparent" not in carrier:
+        return None
+    return TraceContext(traceparent=carrier["traceparent"], tracestate=carrier.get("tracestate"))
+
+
+def attach(trace_ctx: TraceContext | None) -> object | None:
+    """Makes a stored trace context current (the relay continues the writer's trace)."""
+    if trace_ctx is None:
+        return None
+    carrier = {"traceparent": trace_ctx.traceparent}
+    if trace_ctx.tracestate:
+        carrier["tracestate"] = trace_ctx.tracestate
+    return otel_context.attach(propagate.extract(carrier))
+
+
+def detach(token: object | None) -> None:
+    if token is not None:
+        otel_context.detach(token)
+
+
+def span_context_of(trace_ctx: TraceContext) -> SpanContext | None:
+    parts = trace_ctx.traceparent.split("-")
+    if len(parts) != 4:
+        return None
+    try:
+        return SpanContext(int(parts[1], 16), int(parts[2], 16), is_remote=True,
+                           trace_flags=TraceFlags(int(parts[3], 16)))
+    except ValueError:
+        return None
+
+
+def link_current_span(trace_ctx: TraceContext | None) -> None:
+    """A human step days later starts its own trace; link it to the proposal's first trace."""
+    if trace_ctx is None:
+        return
+    linked = span_context_of(trace_ctx)
+    span = trace.get_current_span()
+    if linked is not None and span.is_recording():
+        span.add_link(linked, {"siks.link": "proposal_origin"})
+
+
+__all__ = ["Link", "setup_tracing", "instrument_fastapi", "current_trace_context", "attach", "detach",
+           "link_current_span", "RedactingExporter"]

@@ -1,0 +1,6 @@
+from siks_kit.serve import serve
+
+from .bootstrap import build_app
+from .config import Settings
+
+serve("decree", Settings(), build_app)

@@ -1,0 +1,57 @@
+"""HTTP routes of decree: the Minister's SK, its frozen list, and public Cek Bansos."""
+
+import csv
+import io
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from siks_kit.auth import CurrentActor
+from siks_kit.service import deps_of
+
+from .. import handlers
+from ..commands import DraftDecree
+from ..handlers import DecreeDeps
+
+Deps = Annotated[DecreeDeps, Depends(deps_of)]
+router = APIRouter(prefix="/v1")
+
+
+def _public_limit(request: Request) -> None:
+    request.app.state.public_rate_limit(request)
+
+
+@router.post("/decrees", status_code=201, tags=["decrees"])
+async def draft(body: DraftDecree, actor: CurrentActor, deps: Deps) -> dict[str, Any]:
+    return await handlers.draft(deps, actor, body)
+
+
+@router.post("/decrees/{decree_id}/issue", tags=["decrees"])
+async def issue(decree_id: str, actor: CurrentActor, deps: Deps) -> dict[str, Any]:
+    return await handlers.issue(deps, actor, decree_id)
+
+
+@router.get("/decrees/{decree_id}", tags=["decrees"])
+async def read(decree_id: str, actor: CurrentActor, deps: Deps) -> dict[str, Any]:
+    return await handlers.read_decree(deps, decree_id)
+
+
+@router.get("/decrees/{decree_id}/beneficiaries", tags=["decrees"])
+async def beneficiaries(decree_id: str, actor: CurrentActor, deps: Deps,
+                        format: Annotated[str, Query(pattern="^(json|csv)$")] = "json") -> Any:
+    decree, rows = await handlers.beneficiaries(deps, actor, decree_id)
+    if format == "csv":
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["proposal_id"])
+        writer.writeheader()
+        writer.writerows(rows)
+        return Response(buf.getvalue(), media_type="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="sk-{decree_id}.csv"'})
+    return {"decree": decree, "count": len(rows), "items": rows}
+
+
+@router.get("/public/status", tags=["public"], dependencies=[Depends(_public_limit)])
+async def public_status(deps: Deps, nik: Annotated[str, Query(pattern=r"^\d{16}$")],
+                        name: Annotated[str, Query(min_length=1, max_length=120)]) -> dict[str, Any]:
+    """Cek Bansos: status by NIK and name, masked. No token needed; rate limited."""
+    return await handlers.public_status(deps, nik, name)

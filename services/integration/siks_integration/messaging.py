@@ -1,0 +1,21 @@
+"""What integration says and hears on Kafka (subscribers are wired by siks_kit.service)."""
+
+from siks_contracts.events import ChecksCompleted, ProposalSubmitted, type_of
+from siks_kit.consumer import Handler
+from siks_kit.service import ServiceSpec
+
+from . import handlers
+from .handlers import IntegrationDeps
+
+SPEC = ServiceSpec(
+    name=handlers.SERVICE,
+    version="1.0.0",
+    description="Cross-checks of each proposal against outside systems (Dukcapil, region data).",
+    publishes=[type_of(ChecksCompleted)],
+    consumes=[type_of(ProposalSubmitted)],
+    outbox_collections=["checks"],
+)
+
+
+def subscriptions(deps: IntegrationDeps) -> dict[str, Handler]:
+    return {type_of(ProposalSubmitted): lambda env, p: handlers.on_proposal_submitted(deps, env, p)}

@@ -1,0 +1,24 @@
+"""The one place that picks concrete adapters; tests pass fakes in."""
+
+from fastapi import FastAPI
+from siks_kit.clock import Clock
+from siks_kit.schedule import load_calendar
+from siks_kit.service import create_service_app
+from siks_kit.store import Database
+from siks_kit.transport import Transport
+
+from .api.routes import router
+from .config import Settings
+from .handlers import RegistryDeps
+from .messaging import SPEC, subscriptions
+
+
+def build_app(settings: Settings | None = None, *, database: Database | None = None,
+              transport: Transport | None = None, clock: Clock | None = None) -> FastAPI:
+    settings = settings or Settings()
+    calendar = load_calendar(settings.schedule_file)
+    return create_service_app(
+        SPEC, settings, routers=[router],
+        make_deps=lambda db, clk, _s: RegistryDeps.build(db, clk, calendar),
+        make_handlers=subscriptions, database=database, transport=transport, clock=clock,
+    )

@@ -1,0 +1,21 @@
+"""What the registry says and hears on Kafka (subscribers are wired by siks_kit.service)."""
+
+from siks_contracts.events import type_of, DecreeIssued, HouseholdRegistered, ProposalSubmitted
+from siks_kit.consumer import Handler
+from siks_kit.service import ServiceSpec
+
+from . import handlers
+from .handlers import RegistryDeps
+
+SPEC = ServiceSpec(
+    name=handlers.SERVICE,
+    version="1.0.0",
+    description="Households, members, documents and proposals (usulan) entered by village operators.",
+    publishes=[type_of(HouseholdRegistered), type_of(ProposalSubmitted)],
+    consumes=[type_of(DecreeIssued)],
+    outbox_collections=["households", "proposals"],
+)
+
+
+def subscriptions(deps: RegistryDeps) -> dict[str, Handler]:
+    return {type_of(DecreeIssued): lambda env, payload: handlers.on_decree_issued(deps, env, payload)}

@@ -1,0 +1,21 @@
+"""The one place that picks concrete adapters; tests pass fakes in."""
+
+from fastapi import FastAPI
+from siks_kit.clock import Clock
+from siks_kit.service import create_service_app
+from siks_kit.store import Database
+from siks_kit.transport import Transport
+
+from .api.routes import router
+from .config import Settings
+from .handlers import VerificationDeps
+from .messaging import SPEC, subscriptions
+
+
+def build_app(settings: Settings | None = None, *, database: Database | None = None,
+              transport: Transport | None = None, clock: Clock | None = None) -> FastAPI:
+    return create_service_app(
+        SPEC, settings or Settings(), routers=[router],
+        make_deps=lambda db, clk, _s: VerificationDeps.build(db, clk),
+        make_handlers=subscriptions, database=database, transport=transport, clock=clock,
+    )

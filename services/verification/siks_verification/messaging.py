@@ -1,0 +1,25 @@
+"""What verification says and hears on Kafka (subscribers are wired by siks_kit.service)."""
+
+from siks_contracts.events import CaseStageChanged, ChecksCompleted, DecreeIssued, ProposalSubmitted, type_of
+from siks_kit.consumer import Handler
+from siks_kit.service import ServiceSpec
+
+from . import handlers
+from .handlers import VerificationDeps
+
+SPEC = ServiceSpec(
+    name=handlers.SERVICE,
+    version="1.0.0",
+    description="The case of each proposal as it climbs the ladder: Dinas Sosial, BPS, the regent.",
+    publishes=[type_of(CaseStageChanged)],
+    consumes=[type_of(ProposalSubmitted), type_of(ChecksCompleted), type_of(DecreeIssued)],
+    outbox_collections=["cases"],
+)
+
+
+def subscriptions(deps: VerificationDeps) -> dict[str, Handler]:
+    return {
+        type_of(ProposalSubmitted): lambda env, p: handlers.on_proposal_submitted(deps, env, p),
+        type_of(ChecksCompleted): lambda env, p: handlers.on_checks_completed(deps, env, p),
+        type_of(DecreeIssued): lambda env, p: handlers.on_decree_issued(deps, env, p),
+    }
