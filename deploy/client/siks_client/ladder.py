@@ -1,0 +1,156 @@
+"""Drives households up the ladder through the public HTTP interface v1, as the people would:
+the operator registers and proposes, Dinas Sosial verifies, BPS validates, the regent
+approves in a batch, the Minister drafts and issues the SK, a citizen checks Cek Bansos."""
+
+import asyncio
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from siks_contracts.enums import Role
+from siks_contracts.regions import regency_of
+from siks_kit.auth import issue_token
+from siks_kit.settings import ServiceSettings
+
+
+def _port(name: str, default: int) -> int:
+    return int(os.environ.get(f"SIKS_{name.upper()}_PORT", default))
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    registry: str = f"http://127.0.0.1:{_port('registry', 8001)}"
+    verification: str = f"http://127.0.0.1:{_port('verification', 8002)}"
+    integration: str = f"http://127.0.0.1:{_port('integration', 8003)}"
+    decree: str = f"http://127.0.0.1:{_port('decree', 8004)}"
+    standins: str = f"http://127.0.0.1:{_port('standins', 8010)}"
+
+
+class LadderError(RuntimeError):
+    pass
+
+
+def household_body(family: dict[str, Any]) -> dict[str, Any]:
+    """A stand-in family as the operator would type it into the registry."""
+    keys = ("nik", "name", "sex", "birth_date", "birth_place", "relation")
+    return {"kk_number": family["kk_number"], "region_code": family["region_code"], "address": family["address"],
+            "members": [{k: m[k] for k in keys} for m in family["members"] if m.get("alive", True)],
+            "housing": {}, "assets": {}}
+
+
+@dataclass
+class Ladder:
+    endpoints: Endpoints = field(default_factory=Endpoints)
+    secret: str = field(default_factory=lambda: ServiceSettings().signing_secret())
+    timeout: float = 30.0
+
+    def __post_init__(self) -> None:
+        self.http = httpx.AsyncClient(timeout=self.timeout, limits=httpx.Limits(max_connections=64))
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+    def headers(self, role: Role, region: str | None = None, traceparent: str | None = None) -> dict[str, str]:
+        h = {"Authorization": "Bearer " + issue_token(self.secret, sub=f"ladder-{role}", role=role, region=region)}
+        if traceparent:
+            h["traceparent"] = traceparent
+        return h
+
+    async def _call(self, method: str, url: str, expect: int = 200, **kw: Any) -> Any:
+        resp = await self.http.request(method, url, **kw)
+        if resp.status_code != expect:
+            raise LadderError(f"{method} {url} -> {resp.status_code}: {resp.text[:500]}")
+        return resp.json()
+
+    # -- the stand-ins' back door (demo and test data only)
+    async def families(self, region: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        params = {"limit": limit, **({"region": region} if region else {})}
+        data = await self._call("GET", f"{self.endpoints.standins}/_population/families", params=params)
+        return data["families"]
+
+    # -- operator_desa
+    async def register(self, family: dict[str, Any], traceparent: str | None = None) -> dict[str, Any]:
+        return await self._call("POST", f"{self.endpoints.registry}/v1/households", 201, json=household_body(family),
+                                headers=self.headers(Role.OPERATOR_DESA, family["region_code"], traceparent))
+
+    async def propose(self, household: dict[str, Any], program: str, kind: str = "dtks_new",
+                      traceparent: str | None = None) -> dict[str, Any]:
+        body = {"household_id": household["id"], "kind": kind, "program": program}
+        return await self._call("POST", f"{self.endpoints.registry}/v1/proposals", 201, json=body,
+                                headers=self.headers(Role.OPERATOR_DESA, household["region_code"], traceparent))
+
+    # -- reading
+    async def case(self, proposal_id: str, region: str) -> dict[str, Any] | None:
+        resp = await self.http.get(f"{self.endpoints.verification}/v1/cases/{proposal_id}",
+                                   headers=self.headers(Role.SUPERVISOR_KABKOTA, regency_of(region)))
+        return resp.json() if resp.status_code == 200 else None
+
+    async def wait_case(self, proposal_id: str, region: str, *, until: str = "checks", stage: str | None = None,
+                        deadline_s: float = 60.0) -> dict[str, Any]:
+        """Polls until the case holds its check results (or reaches `stage`), within a deadline."""
+        end = time.monotonic() + deadline_s
+        delay = 0.02
+        while time.monotonic() < end:
+            case = await self.case(proposal_id, region)
+            if case and ((stage and case["stage"] == stage) or (not stage and case["checks_passed"] is not None)):
+                return case
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, 0.5)
+        raise LadderError(f"case {proposal_id} did not reach {stage or until} within {deadline_s}s")
+
+    async def checks(self, proposal_id: str, region: str) -> dict[str, Any]:
+        return await self._call("GET", f"{self.endpoints.integration}/v1/checks/{proposal_id}",
+                                headers=self.headers(Role.SUPERVISOR_KABKOTA, regency_of(region)))
+
+    # -- Dinas Sosial, BPS, the regent
+    async def verify(self, proposal_id: str, region: str) -> dict[str, Any]:
+        return await self._call("POST", f"{self.endpoints.verification}/v1/cases/{proposal_id}/verify",
+                                json={"note": "documents complete"},
+                                headers=self.headers(Role.SUPERVISOR_KABKOTA, regency_of(region)))
+
+    async def validate(self, proposal_id: str, region: str, desil: int | None = None) -> dict[str, Any]:
+        return await self._call("POST", f"{self.endpoints.verification}/v1/cases/{proposal_id}/validate",
+                                json={"desil": desil} if desil else {},
+                                headers=self.headers(Role.VALIDATOR_BPS, regency_of(region)))
+
+    async def approve(self, regency: str, case_ids: list[str], reference: str) -> dict[str, Any]:
+        return await self._call("POST", f"{self.endpoints.verification}/v1/approvals",
+                                json={"case_ids": case_ids, "reference": reference},
+                                headers=self.headers(Role.KEPALA_DAERAH, regency))
+
+    # -- the Minister
+    async def draft_decree(self, program: str, period: str) -> dict[str, Any]:
+        return await self._call("POST", f"{self.endpoints.decree}/v1/decrees", 201,
+                                json={"program": program, "period": period}, headers=self.headers(Role.MENSOS))
+
+    async def issue_decree(self, decree_id: str) -> dict[str, Any]:
+        return await self._call("POST", f"{self.endpoints.decree}/v1/decrees/{decree_id}/issue",
+                                headers=self.headers(Role.MENSOS))
+
+    async def beneficiaries(self, decree_id: str) -> dict[str, Any]:
+        return await self._call("GET", f"{self.endpoints.decree}/v1/decrees/{decree_id}/beneficiaries",
+                                headers=self.headers(Role.MENSOS))
+
+    # -- anyone
+    async def public_status(self, nik: str, name: str) -> dict[str, Any]:
+        return await self._call("GET", f"{self.endpoints.decree}/v1/public/status",
+                                params={"nik": nik, "name": name})
+
+    async def household(self, household_id: str, region: str) -> dict[str, Any]:
+        return await self._call("GET", f"{self.endpoints.registry}/v1/households/{household_id}",
+                                headers=self.headers(Role.OPERATOR_DESA, region))
+
+    async def schedule(self) -> dict[str, Any]:
+        return await self._call("GET", f"{self.endpoints.registry}/v1/schedule")
+
+    async def wait_until(self, probe, what: str, deadline_s: float = 60.0) -> Any:
+        """Polls an async probe until it returns something truthy, within a deadline."""
+        end, delay = time.monotonic() + deadline_s, 0.05
+        while time.monotonic() < end:
+            if result := await probe():
+                return result
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, 0.5)
+        raise LadderError(f"{what} did not happen within {deadline_s}s")
