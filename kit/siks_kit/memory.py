@@ -5,6 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import mongomock
+from pymongo import ReturnDocument
 
 from .store import Collection, DuplicateKey, _noop
 from .transport import RecordCallback
@@ -44,7 +45,7 @@ class MemoryCollection:
 
     async def increment(self, counter_id: str) -> int:
         doc = self._raw.find_one_and_update({"_id": counter_id}, {"$inc": {"value": 1}}, upsert=True,
-                                            return_document=mongomock.ReturnDocument.AFTER)
+                                            return_document=ReturnDocument.AFTER)
         return doc["value"]
 
 

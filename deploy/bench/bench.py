@@ -1,0 +1,421 @@
+"""End-to-end throughput of the skeleton next to raw Kafka and raw database baselines.
+
+    .venv/bin/python deploy/bench/bench.py [--households 1000] [--concurrency 32] [--out bench-results/bench.json]
+
+A benchmark, not a test: it measures and reports, it asserts nothing about time. Needs the
+local stack running with SIKS_NOW inside the bansos window (days 15-25). See README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from pymongo import AsyncMongoClient, MongoClient
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from siks_client.ladder import Endpoints, Ladder, LadderError, household_body
+from siks_contracts.actor import Actor
+from siks_contracts.enums import ProposalKind, Program, Role
+from siks_contracts.envelope import TraceContext, new_envelope
+from siks_contracts.events import HouseholdRegistered, HouseholdSnapshot, ProposalSubmitted, topic_of
+
+ROOT = Path(__file__).resolve().parents[2]
+KAFKA = f"127.0.0.1:{os.environ.get('SIKS_KAFKA_PORT', 9092)}"
+MONGO = f"mongodb://127.0.0.1:{os.environ.get('SIKS_MONGO_PORT', 27017)}"
+RAW_TOPIC, SCRATCH_DB = "siks.bench.raw", "siks_bench"
+RESET_HINT = "reset the stack: make down && rm -rf var/stack && make up (with SIKS_NOW in days 15-25)"
+console = Console()
+
+
+def progress() -> Progress:
+    return Progress(TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), console=console)
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))] if ordered else float("nan")
+
+
+# ---------------------------------------------------------------- realistic payloads
+
+
+def _actor(family: dict[str, Any]) -> Actor:
+    return Actor(sub="bench-operator", role=Role.OPERATOR_DESA, region=family["region_code"])
+
+
+def proposal_event(family: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+    """One real registry.proposal_submitted.v1 envelope, as the registry's outbox relay sends it."""
+    body = household_body(family)
+    now = datetime.now(UTC)
+    snapshot = HouseholdSnapshot(household_id=str(uuid.uuid4()), kk_number=body["kk_number"],
+                                 region_code=body["region_code"], members=body["members"])
+    payload = ProposalSubmitted(proposal_id=str(uuid.uuid4()), household_id=snapshot.household_id,
+                                kind=ProposalKind.DTKS_NEW, program=Program.PKH, submitted_at=now, household=snapshot)
+    env = new_envelope(payload=payload, occurred_at=now, producer="registry", actor=_actor(family),
+                       region_code=body["region_code"])
+    env = env.model_copy(update={"trace": TraceContext(traceparent=f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01")})
+    headers = {"event_type": env.type, "event_id": env.event_id, "correlation_id": env.correlation_id}
+    return env.model_dump_json().encode(), headers
+
+
+def household_doc(family: dict[str, Any]) -> dict[str, Any]:
+    """A household document shaped as the registry stores it, outbox entry included."""
+    body, now, hid = household_body(family), datetime.now(UTC), str(uuid.uuid4())
+    event = new_envelope(payload=HouseholdRegistered(household_id=hid, region_code=body["region_code"],
+                                                     member_count=len(body["members"]), version=1),
+                         occurred_at=now, producer="registry", actor=_actor(family), region_code=body["region_code"])
+    entry = {"event_id": event.event_id, "topic": topic_of(event.type), "key": hid, "value": event.model_dump_json()}
+    return {"_id": hid, "version": 1, "status": "registered", **body, "programs": [], "documents": [],
+            "created_at": now, "updated_at": now, "created_by": "bench-operator", "seen": [], "outbox": [entry]}
+
+
+# ---------------------------------------------------------------- preflight
+
+
+async def preflight(ladder: Ladder) -> dict[str, Any]:
+    ep = ladder.endpoints
+    for name in ("registry", "verification", "integration", "decree", "standins"):
+        url = f"{getattr(ep, name)}/readyz"
+        try:
+            ok = (await ladder.http.get(url, timeout=5)).status_code == 200
+        except httpx.HTTPError:
+            ok = False
+        if not ok:
+            sys.exit(f"{name} is not ready ({url}); start the stack: "
+                     "SIKS_NOW=2026-12-16T09:00:00+07:00 make up")
+    schedule = await ladder.schedule()
+    if not any(w["name"] == "bansos" and w["open"] for w in schedule["windows"]):
+        sys.exit(f"the bansos proposal window is closed at the stack's clock ({schedule['now']}), so PKH proposals "
+                 "would be refused. Restart the stack with SIKS_NOW inside days 15-25, e.g. "
+                 "SIKS_NOW=2026-12-16T09:00:00+07:00 make up")
+    return schedule
+
+
+def unregistered_families(all_families: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Families none of whose KK number or NIKs the registry already holds."""
+    with MongoClient(MONGO, serverSelectionTimeoutMS=5000) as client:
+        docs = list(client.siks_registry.households.find({}, {"kk_number": 1, "members.nik": 1}))
+    kks = {d.get("kk_number") for d in docs}
+    niks = {m["nik"] for d in docs for m in d.get("members", [])}
+    return [f for f in all_families
+            if f["kk_number"] not in kks and not any(m["nik"] in niks for m in f["members"])]
+
+
+# ---------------------------------------------------------------- raw baselines
+
+
+async def kafka_baseline(n: int, value: bytes, headers: dict[str, str]) -> dict[str, float]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
+    await admin.start()
+    try:
+        if RAW_TOPIC not in await admin.list_topics():
+            await admin.create_topics([NewTopic(RAW_TOPIC, num_partitions=3, replication_factor=1)])
+    finally:
+        await admin.close()
+    kheaders = [(k, v.encode()) for k, v in headers.items()]
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        # Where this run's records start, so older runs' records on the topic are not counted.
+        start = {TopicPartition(RAW_TOPIC, p): None for p in await producer.partitions_for(RAW_TOPIC)}
+        await producer.send_and_wait(RAW_TOPIC, value, headers=kheaders)  # warm-up: leaders known, connected
+        with progress() as bar:
+            task = bar.add_task("kafka produce", total=n, rate="")
+            t0 = time.perf_counter()
+            futures = []
+            for i in range(n):
+                futures.append(await producer.send(RAW_TOPIC, value, key=uuid.uuid4().bytes, headers=kheaders))
+                if i % 500 == 0:
+                    bar.update(task, completed=i)
+            await producer.flush()
+            metas = await asyncio.gather(*futures)
+            produce_s = time.perf_counter() - t0
+            bar.update(task, completed=n, rate=f"{n / produce_s:,.0f} msg/s")
+    finally:
+        await producer.stop()
+    for m in metas:
+        tp = TopicPartition(m.topic, m.partition)
+        start[tp] = m.offset if start[tp] is None else min(start[tp], m.offset)
+
+    assigned_at: list[float] = []
+
+    class SeekToRun(ConsumerRebalanceListener):
+        async def on_partitions_revoked(self, revoked):
+            pass
+
+        async def on_partitions_assigned(self, tps):
+            for tp in tps:
+                if start.get(tp) is not None:
+                    consumer.seek(tp, start[tp])
+            assigned_at.append(time.perf_counter())  # fetching starts here
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, group_id=f"siks-bench-{uuid.uuid4().hex[:8]}",
+                                enable_auto_commit=False, auto_offset_reset="latest")
+    t_join = time.perf_counter()
+    await consumer.start()
+    consumer.subscribe([RAW_TOPIC], listener=SeekToRun())
+    got = 0
+    try:
+        with progress() as bar:
+            task = bar.add_task("kafka consume (fresh group)", total=n, rate="")
+            while got < n:
+                batch = await asyncio.wait_for(consumer.getmany(timeout_ms=500, max_records=2000), 60)
+                got += sum(len(records) for records in batch.values())
+                bar.update(task, completed=min(got, n))
+            join_s, consume_s = assigned_at[0] - t_join, time.perf_counter() - assigned_at[0]
+            bar.update(task, rate=f"{n / consume_s:,.0f} msg/s")
+    finally:
+        await consumer.stop()
+    return {"messages": n, "message_bytes": len(value), "produce_s": produce_s, "produce_msgs_per_s": n / produce_s,
+            "group_join_s": join_s, "consume_s": consume_s, "consume_msgs_per_s": n / consume_s,
+            "round_trip_msgs_per_s": n / (produce_s + consume_s)}
+
+
+async def db_baseline(n: int, families: list[dict[str, Any]], concurrency: int) -> dict[str, Any]:
+    client = AsyncMongoClient(MONGO, tz_aware=True, serverSelectionTimeoutMS=5000)
+    out: dict[str, Any] = {"documents": n}
+    try:
+        await client.drop_database(SCRATCH_DB)
+        coll = client[SCRATCH_DB]["households"]
+        # The registry's indexes, so each insert maintains what a real one does.
+        await coll.create_index([("region_code", 1)])
+        await coll.create_index([("members.nik", 1)])
+        docs = [household_doc(families[i % len(families)]) for i in range(n)]
+        out["document_bytes"] = len(json.dumps(docs[0], default=str))
+        for label, workers in ((f"concurrency_{concurrency}", concurrency), ("single", 1)):
+            pending = iter([{**d, "_id": f"{label}-{d['_id']}"} for d in docs])
+            with progress() as bar:
+                task = bar.add_task(f"db insert_one x{workers}", total=n, rate="")
+
+                async def worker() -> None:
+                    for doc in pending:
+                        await coll.insert_one(doc)
+                        bar.advance(task)
+
+                t0 = time.perf_counter()
+                await asyncio.gather(*(worker() for _ in range(workers)))
+                elapsed = time.perf_counter() - t0
+                bar.update(task, rate=f"{n / elapsed:,.0f} doc/s")
+            out[label] = {"workers": workers, "seconds": elapsed, "docs_per_s": n / elapsed}
+    finally:
+        await client.drop_database(SCRATCH_DB)
+        await client.close()
+    return out
+
+
+# ---------------------------------------------------------------- end to end
+
+
+@dataclass
+class Run:
+    register_s: float = 0.0
+    submit_s: float = 0.0
+    case_opened_s: float | None = None  # submit -> first poll that finds the case (no checks yet)
+    latency_s: float | None = None  # submit -> first poll that finds the checks
+    polls: int = 0
+    checks_passed: bool | None = None
+    error: str | None = None
+
+
+@dataclass
+class E2E:
+    runs: list[Run] = field(default_factory=list)
+    skipped_families: int = 0
+    first_register: float = 0.0
+    last_checks: float = 0.0
+
+
+def _status(exc: LadderError) -> int | None:
+    found = re.search(r" -> (\d{3}):", str(exc))
+    return int(found.group(1)) if found else None
+
+
+async def end_to_end(ladder: Ladder, families: list[dict[str, Any]], households: int, concurrency: int,
+                     poll_s: float, deadline_s: float) -> E2E:
+    result, queue, slots = E2E(), list(reversed(families)), [households]
+
+    async def one(bar: Progress, task: Any) -> None:
+        while slots[0] > 0:
+            slots[0] -= 1
+            run = Run()
+            result.runs.append(run)
+            try:
+                while True:  # a family someone registered meanwhile is skipped, not counted
+                    if not queue:
+                        raise LadderError(f"out of unregistered families; {RESET_HINT}")
+                    family = queue.pop()
+                    t0 = time.perf_counter()
+                    result.first_register = result.first_register or t0
+                    try:
+                        household = await ladder.register(family)
+                        break
+                    except LadderError as exc:
+                        if _status(exc) not in (409, 422):
+                            raise
+                        result.skipped_families += 1
+                t_submit = time.perf_counter()
+                run.register_s = t_submit - t0
+                proposal = await ladder.propose(household, "PKH")
+                run.submit_s = time.perf_counter() - t_submit
+                while True:
+                    case = await ladder.case(proposal["id"], household["region_code"])
+                    run.polls += 1
+                    now = time.perf_counter()
+                    if case is not None and run.case_opened_s is None:
+                        run.case_opened_s = now - t_submit
+                    if case is not None and case["checks_passed"] is not None:
+                        run.latency_s, run.checks_passed = now - t_submit, case["checks_passed"]
+                        result.last_checks = max(result.last_checks, now)
+                        break
+                    if now - t_submit > deadline_s:
+                        raise LadderError(f"no checks within {deadline_s:.0f}s")
+                    await asyncio.sleep(poll_s)
+            except (LadderError, httpx.HTTPError) as exc:
+                run.error = f"{type(exc).__name__}: {exc}"[:300]
+            done = [r.latency_s for r in result.runs if r.latency_s is not None]
+            elapsed = time.perf_counter() - result.first_register
+            finished = sum(r.latency_s is not None or r.error is not None for r in result.runs)
+            bar.update(task, completed=finished,
+                       rate=f"{len(done) / elapsed:,.1f} hh/s, p50 {pct(done, 50) * 1000:,.0f} ms" if done else "")
+
+    with progress() as bar:
+        task = bar.add_task("e2e households", total=households, rate="")
+        await asyncio.gather(*(one(bar, task) for _ in range(concurrency)))
+    return result
+
+
+def summarize_e2e(e: E2E, households: int, concurrency: int, poll_s: float) -> dict[str, Any]:
+    ok = [r for r in e.runs if r.latency_s is not None]
+    lat = [r.latency_s * 1000 for r in ok]
+    opened = [r.case_opened_s * 1000 for r in ok if r.case_opened_s is not None]
+    wall = (e.last_checks - e.first_register) if ok else float("nan")
+    errors: dict[str, int] = {}
+    for r in e.runs:
+        if r.error:
+            errors[r.error] = errors.get(r.error, 0) + 1
+    return {
+        "households_requested": households, "households_completed": len(ok), "failed": len(e.runs) - len(ok),
+        "errors": errors, "skipped_families": e.skipped_families, "concurrency": concurrency,
+        "poll_interval_ms": poll_s * 1000, "wall_s": wall, "households_per_s": len(ok) / wall if ok else 0.0,
+        "checks_passed": sum(1 for r in ok if r.checks_passed),
+        "latency_ms": {"p50": pct(lat, 50), "p90": pct(lat, 90), "p99": pct(lat, 99), "max": max(lat, default=0),
+                       "mean": statistics.fmean(lat) if lat else float("nan")},
+        "case_opened_ms": {"p50": pct(opened, 50), "p90": pct(opened, 90), "max": max(opened, default=0)},
+        "register_ms_p50": pct([r.register_s * 1000 for r in ok], 50),
+        "submit_ms_p50": pct([r.submit_s * 1000 for r in ok], 50),
+        "polls_per_household_mean": statistics.fmean(r.polls for r in ok) if ok else 0,
+    }
+
+
+# ---------------------------------------------------------------- report
+
+
+def git(*args: str) -> str:
+    try:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def report(results: dict[str, Any]) -> None:
+    k, d, e = results["kafka"], results["database"], results["e2e"]
+    conc = d[f"concurrency_{e['concurrency']}"]
+    lat, ratios = e["latency_ms"], results["ratios"]
+    t = Table(title=f"SIKS-NG bench  {results['meta']['date']}  commit {results['meta']['git_commit']}  "
+                    f"{results['meta']['cores']} cores")
+    t.add_column("measure")
+    t.add_column("value", justify="right")
+    t.add_column("notes")
+    rows = [
+        ("Kafka produce", f"{k['produce_msgs_per_s']:,.0f} msg/s", f"{k['messages']:,} x {k['message_bytes']:,} B, acks=all"),
+        ("Kafka consume", f"{k['consume_msgs_per_s']:,.0f} msg/s", f"fresh group (join {k['group_join_s']:.2f} s not counted)"),
+        ("Kafka round trip", f"{k['round_trip_msgs_per_s']:,.0f} msg/s", "N / (produce s + consume s)"),
+        (f"DB insert_one x{conc['workers']}", f"{conc['docs_per_s']:,.0f} doc/s", f"{d['documents']:,} household docs of ~{d['document_bytes']:,} B"),
+        ("DB insert_one x1", f"{d['single']['docs_per_s']:,.0f} doc/s", "one at a time, one task"),
+        ("e2e households", f"{e['households_completed']:,} / {e['households_requested']:,}",
+         f"{e['failed']} failed, {e['skipped_families']} families skipped, concurrency {e['concurrency']}"),
+        ("e2e rate", f"{e['households_per_s']:,.1f} hh/s", f"first register -> last case with checks, {e['wall_s']:.1f} s"),
+        ("latency p50", f"{lat['p50']:,.0f} ms", "submit proposal -> case holds its checks"),
+        ("latency p90", f"{lat['p90']:,.0f} ms", f"includes polling granularity (every {e['poll_interval_ms']:.0f} ms)"),
+        ("latency p99", f"{lat['p99']:,.0f} ms", ""),
+        ("latency max", f"{lat['max']:,.0f} ms", ""),
+        ("case opened p50", f"{e['case_opened_ms']['p50']:,.0f} ms", "submit -> case exists in verification (no checks yet)"),
+        ("register / submit p50", f"{e['register_ms_p50']:,.0f} / {e['submit_ms_p50']:,.0f} ms", "HTTP round trips"),
+        ("e2e / Kafka round trip", f"{ratios['e2e_vs_kafka_round_trip'] * 100:.2f} %",
+         f"e2e rate is {ratios['e2e_vs_kafka_round_trip'] * 100:.2f}% of raw Kafka round-trip"),
+        ("e2e / DB insert", f"{ratios['e2e_vs_db_insert'] * 100:.2f} %",
+         f"e2e rate is {ratios['e2e_vs_db_insert'] * 100:.2f}% of raw DB insert_one x{conc['workers']}"),
+    ]
+    for row in rows:
+        t.add_row(*row)
+    console.print(t)
+    if e["errors"]:
+        console.print("[yellow]errors:[/]", e["errors"])
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--households", type=int, default=1000)
+    ap.add_argument("--concurrency", type=int, default=32)
+    ap.add_argument("--messages", type=int, default=5000, help="N for the raw Kafka and DB baselines")
+    ap.add_argument("--poll-ms", type=float, default=20, help="case polling interval (latency granularity)")
+    ap.add_argument("--deadline", type=float, default=300, help="seconds a household may take before it counts as failed")
+    ap.add_argument("--out", type=Path, default=Path("bench-results/bench.json"))
+    args = ap.parse_args()
+
+    ladder = Ladder(endpoints=Endpoints(), timeout=60)
+    await ladder.http.aclose()  # room for every worker's connection, however many
+    ladder.http = httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=max(64, 2 * args.concurrency)))
+    try:
+        schedule = await preflight(ladder)
+        families = await ladder.families(limit=10000)
+        fresh = unregistered_families(families)
+        console.print(f"stack ready, clock {schedule['now']}, bansos window open; "
+                      f"{len(fresh):,} of {len(families):,} stand-in families not yet registered")
+        if len(fresh) < args.households:
+            sys.exit(f"only {len(fresh)} unregistered families remain, {args.households} needed. "
+                     f"Run with --households {len(fresh)} or fewer, or {RESET_HINT}")
+        typical = next((f for f in fresh if len(household_body(f)["members"]) == 4), fresh[0])
+        value, headers = proposal_event(typical)
+        kafka = await kafka_baseline(args.messages, value, headers)
+        database = await db_baseline(args.messages, fresh, args.concurrency)
+        e2e = summarize_e2e(await end_to_end(ladder, fresh, args.households, args.concurrency, args.poll_ms / 1000,
+                                             args.deadline), args.households, args.concurrency, args.poll_ms / 1000)
+    finally:
+        await ladder.close()
+
+    results = {
+        "meta": {"date": datetime.now().astimezone().isoformat(timespec="seconds"), "households": args.households,
+                 "concurrency": args.concurrency, "messages": args.messages, "git_commit": git("rev-parse", "--short", "HEAD"),
+                 "git_dirty": bool(git("status", "--porcelain")), "cores": os.cpu_count(),
+                 "python": sys.version.split()[0], "stack_clock": schedule["now"]},
+        "kafka": kafka, "database": database, "e2e": e2e,
+        "ratios": {"e2e_vs_kafka_round_trip": e2e["households_per_s"] / kafka["round_trip_msgs_per_s"],
+                   "e2e_vs_db_insert": e2e["households_per_s"] / database[f"concurrency_{args.concurrency}"]["docs_per_s"]},
+    }
+    report(results)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2))
+    console.print(f"written to {args.out}  (latency includes polling granularity of {args.poll_ms:.0f} ms)")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

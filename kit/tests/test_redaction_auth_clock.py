@@ -1,0 +1,50 @@
+from datetime import UTC, datetime
+
+import pytest
+from siks_contracts.enums import Role
+from siks_kit.auth import Unauthorized, actor_from_token, issue_token
+from siks_kit.clock import ShiftedClock, clock_from, SystemClock
+from siks_kit.redaction import mask_digits, redact_attribute
+
+
+def test_nik_runs_are_masked_anywhere():
+    assert mask_digits("nik=3204052609800001 ok") == "nik=3204**********01 ok"
+    assert mask_digits("12345") == "12345"
+
+
+def test_url_attributes_lose_personal_query_values_but_keep_safe_ones():
+    out = redact_attribute("http.target", "/v1/public/status?nik=3204052609800001&name=Siti%20Aminah&limit=5")
+    assert "3204052609800001" not in out and "Siti" not in out and "limit=5" in out
+    assert redact_attribute("url.query", "name=Agus&region=32.04") == "name=REDACTED&region=32.04"
+
+
+def test_exception_messages_never_leave_the_process():
+    assert "Agus" not in redact_attribute("exception.message", "input_value='Agus'")
+
+
+KEY = "a-test-signing-key-of-32-bytes-or-more"
+
+
+def test_token_round_trip_and_tampering():
+    token = issue_token(KEY, sub="u1", role=Role.OPERATOR_DESA, region="3204052001")
+    actor = actor_from_token(token, KEY)
+    assert (actor.role, actor.region) == (Role.OPERATOR_DESA, "32.04.05.2001")
+    assert actor.covers("32.04.05.2001") and not actor.covers("32.04.05.2002")
+    with pytest.raises(Unauthorized):
+        actor_from_token(token, "another-key-of-at-least-32-bytes!!")
+
+
+def test_regional_roles_need_a_region_and_national_ones_ignore_it():
+    with pytest.raises(ValueError):
+        issue_token(KEY, sub="u", role=Role.SUPERVISOR_KABKOTA, region=None)
+    mensos = actor_from_token(issue_token(KEY, sub="m", role=Role.MENSOS, region=None), KEY)
+    assert mensos.covers("33.22.01.2001")
+
+
+def test_siks_now_clocks_share_one_anchor():
+    start = datetime(2026, 12, 16, 9, tzinfo=UTC)
+    a, b = ShiftedClock(start, anchor=1000.0), ShiftedClock(start, anchor=1000.0)
+    assert abs((a.now() - b.now()).total_seconds()) < 0.01
+    assert isinstance(clock_from(None), SystemClock) and isinstance(clock_from(""), SystemClock)
+    with pytest.raises(ValueError):
+        ShiftedClock(datetime(2026, 12, 16))

@@ -1,0 +1,81 @@
+"""One suite, two stores: the mongomock fake and a real MongoDB-wire server (FerretDB here)
+must behave alike for every operation the services rely on."""
+
+import uuid
+
+import pytest
+from siks_kit.memory import MemoryDatabase
+from siks_kit.store import DuplicateKey, MongoDatabase
+
+
+@pytest.fixture(params=["memory", "ferretdb"])
+async def coll(request):
+    if request.param == "memory":
+        db = MemoryDatabase()
+    else:
+        db = MongoDatabase(request.getfixturevalue("mongo_url"), "siks_test_contract")
+    c = db.collection(f"c_{uuid.uuid4().hex[:8]}")
+    writes = []
+    db.on_write = lambda: writes.append(1)
+    c.writes = writes
+    yield c
+    await db.close()
+
+
+async def test_insert_then_find_and_duplicate_id(coll):
+    await coll.insert_one({"_id": "a", "n": 1})
+    assert await coll.find_one({"_id": "a"}) == {"_id": "a", "n": 1}
+    with pytest.raises(DuplicateKey):
+        await coll.insert_one({"_id": "a", "n": 2})
+    assert (await coll.find_one({"_id": "a"}))["n"] == 1
+
+
+async def test_conditional_update_reports_whether_it_matched(coll):
+    await coll.insert_one({"_id": "c", "stage": "submitted", "version": 1})
+    assert await coll.update_one({"_id": "c", "stage": "submitted"}, {"$set": {"stage": "verified"}, "$inc": {"version": 1}})
+    assert not await coll.update_one({"_id": "c", "stage": "submitted"}, {"$set": {"stage": "rejected"}})
+    doc = await coll.find_one({"_id": "c"})
+    assert (doc["stage"], doc["version"]) == ("verified", 2)
+
+
+async def test_outbox_append_find_pending_and_remove_exact_entries(coll):
+    e1, e2, e3 = ({"event_id": f"e{i}", "topic": "t", "key": "k", "value": "{}"} for i in range(3))
+    await coll.insert_one({"_id": "h", "outbox": [e1]})
+    await coll.insert_one({"_id": "quiet", "outbox": []})
+    await coll.update_one({"_id": "h"}, {"$push": {"outbox": {"$each": [e2, e3]}}})
+    pending = await coll.find({"outbox.0": {"$exists": True}}, projection={"outbox": 1})
+    assert [d["_id"] for d in pending] == ["h"]
+    assert [e["event_id"] for e in pending[0]["outbox"]] == ["e0", "e1", "e2"]
+    await coll.update_one({"_id": "h"}, {"$pullAll": {"outbox": pending[0]["outbox"][:2]}})
+    assert [e["event_id"] for e in (await coll.find_one({"_id": "h"}))["outbox"]] == ["e2"]
+
+
+async def test_seen_guard_makes_a_second_delivery_match_nothing(coll):
+    await coll.insert_one({"_id": "x", "seen": [], "count": 0})
+    for _ in range(2):
+        await coll.update_one({"_id": "x", "seen": {"$ne": "ev-1"}}, {"$inc": {"count": 1}, "$push": {"seen": "ev-1"}})
+    assert (await coll.find_one({"_id": "x"}))["count"] == 1
+
+
+async def test_array_membership_regex_sort_skip_limit_projection(coll):
+    for i, region in enumerate(["32.04.05.2001", "32.04.06.2003", "33.22.01.2001"]):
+        await coll.insert_one({"_id": f"h{i}", "region_code": region, "members": [{"nik": f"n{i}", "name": f"Siti {i}"}],
+                               "outbox": [{"event_id": "x"}]})
+    assert (await coll.find_one({"members.nik": {"$in": ["n2", "zz"]}}, {"_id": 1})) == {"_id": "h2"}
+    found = await coll.find({"region_code": {"$regex": r"^32\.04"}}, sort=[("_id", -1)], limit=1, skip=0,
+                            projection={"outbox": 0})
+    assert [d["_id"] for d in found] == ["h1"] and "outbox" not in found[0]
+    assert [d["_id"] for d in await coll.find({}, sort=[("_id", 1)], skip=1, limit=5)] == ["h1", "h2"]
+    assert await coll.count({"members.name": {"$regex": "siti", "$options": "i"}}) == 3
+
+
+async def test_increment_is_one_then_two(coll):
+    assert [await coll.increment("seq"), await coll.increment("seq")] == [1, 2]
+
+
+async def test_every_write_notifies_and_reads_do_not(coll):
+    await coll.insert_one({"_id": "w"})
+    await coll.update_one({"_id": "w"}, {"$set": {"a": 1}})
+    await coll.update_one({"_id": "missing"}, {"$set": {"a": 1}})
+    await coll.find_one({"_id": "w"})
+    assert len(coll.writes) == 2

@@ -1,0 +1,96 @@
+"""Decree with fakes: candidates, draft, issue, the frozen list, Cek Bansos, idempotency."""
+
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+from siks_contracts import topics
+from siks_contracts.actor import Actor
+from siks_contracts.enums import Program, Role, Stage
+from siks_contracts.events import CaseStageChanged
+from siks_kit.clock import FixedClock
+from siks_kit.consumer import Consumer
+from siks_kit.memory import MemoryDatabase, MemoryTransport
+from siks_kit.problems import Problem
+from siks_kit.samples import VILLAGE, household_snapshot
+from siks_kit.testing import envelope
+from siks_decree import handlers
+from siks_decree.bootstrap import build_app
+from siks_decree.commands import DraftDecree
+from siks_decree.handlers import DecreeDeps
+from siks_decree.messaging import subscriptions
+
+MENSOS = Actor(sub="menteri", role=Role.MENSOS)
+NOW = datetime(2026, 12, 20, 3, tzinfo=UTC)
+
+
+def approved(proposal_id="p-1", stage=Stage.APPROVED):
+    return CaseStageChanged(proposal_id=proposal_id, household_id="h-1", program=Program.PKH, region_code=VILLAGE,
+                            stage=stage, at=datetime(2026, 12, 18, 3, tzinfo=UTC), approval_reference="BA-1",
+                            household=household_snapshot())
+
+
+@pytest.fixture
+def world():
+    db = MemoryDatabase()
+    deps = DecreeDeps.build(db, FixedClock(NOW))
+    bus = MemoryTransport()
+    return deps, Consumer("decree", bus, subscriptions(deps)), db
+
+
+async def issue_one(deps, consumer, db):
+    env = envelope(approved())
+    for _ in range(2):  # a redelivered approval adds no second candidate
+        await consumer.process(topics.CASES, env.model_dump_json().encode(), {})
+    await consumer.process(topics.CASES, envelope(approved("p-2", Stage.VALIDATED)).model_dump_json().encode(), {})
+    draft = await handlers.draft(deps, MENSOS, DraftDecree(program="PKH", period="2026-12"))
+    issued = await handlers.issue(deps, MENSOS, draft["id"])
+    entry = db.collection("decrees")._raw.find_one({"_id": draft["id"]})["outbox"][0]
+    return draft, issued, entry
+
+
+async def test_draft_then_issue_freezes_a_numbered_hashed_list(world):
+    deps, consumer, db = world
+    draft, issued, _ = await issue_one(deps, consumer, db)
+    assert draft["status"] == "draft" and draft["count"] == 1
+    assert issued["status"] == "issued" and issued["number"] == "1/HUK/2026" and issued["count"] == 1
+    assert issued["content_hash"] == draft["content_hash"] and issued["content_hash"].startswith("sha256:")
+    with pytest.raises(Problem) as again:
+        await handlers.issue(deps, MENSOS, draft["id"])
+    assert again.value.status == 409
+
+
+async def test_only_the_minister_drafts(world):
+    deps, _, _ = world
+    regent = Actor(sub="b", role=Role.KEPALA_DAERAH, region="32.04")
+    with pytest.raises(Problem) as refused:
+        await handlers.draft(deps, regent, DraftDecree(program="PKH", period="2026-12"))
+    assert refused.value.status == 403
+
+
+async def test_own_decree_event_fills_cek_bansos_once(world):
+    deps, consumer, db = world
+    _, issued, entry = await issue_one(deps, consumer, db)
+    for _ in range(2):
+        await consumer.process(topics.DECREES, entry["value"].encode(), {})
+    assert (await handlers.public_status(deps, "3204052609800001", "  agus "))["status"] == "beneficiary"
+    found = await handlers.public_status(deps, "3204052609800001", "Agus")
+    assert found["status"] == "beneficiary" and found["programs"] == [
+        {"program": "PKH", "period": "2026-12", "decree_number": issued["number"], "status": "active"}]
+    assert found["nik"] == "3204**********01" and found["name"] == "A***"
+    wrong_name = await handlers.public_status(deps, "3204052609800001", "Budi")
+    assert wrong_name["status"] == "not_found" and "programs" not in wrong_name
+
+
+def test_public_status_needs_no_token_validates_and_is_rate_limited():
+    app = build_app(database=MemoryDatabase(), transport=MemoryTransport(), clock=FixedClock(NOW))
+    app.state.public_rate_limit._limit = 2
+    params = {"nik": "3204052609800001", "name": "Agus"}
+    with TestClient(app) as client:
+        ok = client.get("/v1/public/status", params=params)
+        assert ok.status_code == 200 and ok.json()["status"] == "not_found"
+        bad = client.get("/v1/public/status", params={"nik": "12", "name": "Agus"})
+        assert bad.status_code == 422 and bad.headers["content-type"] == "application/problem+json"
+        assert client.get("/v1/public/status", params=params).status_code == 200
+        limited = client.get("/v1/public/status", params=params)
+        assert limited.status_code == 429 and limited.json()["retry_after"] > 0

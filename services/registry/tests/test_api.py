@@ -1,0 +1,156 @@
+"""Registry over HTTP with fakes wired through bootstrap: shapes, errors, scope, window, outbox."""
+
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+from siks_contracts import topics
+from siks_contracts.enums import Role
+from siks_kit.auth import issue_token
+from siks_kit.clock import FixedClock
+from siks_kit.memory import MemoryDatabase, MemoryTransport
+from siks_kit.settings import DEVELOPMENT_JWT_SECRET
+from siks_kit.testing import wait_for
+from siks_registry.bootstrap import build_app
+
+VILLAGE = "32.04.05.2001"
+IN_WINDOW = datetime(2026, 12, 16, 2, tzinfo=UTC)  # 09:00 in Jakarta, bansos window (15-25)
+OUT_OF_WINDOW = datetime(2026, 12, 28, 2, tzinfo=UTC)
+
+
+def household(**over):
+    body = {"kk_number": "3204050911230001", "region_code": VILLAGE,
+            "address": {"street": "Kp. Sidomulyo", "rt": "003", "rw": "004"},
+            "members": [
+                {"nik": "3204052609800001", "name": "Agus", "sex": "M", "birth_date": "1980-09-26",
+                 "birth_place": "Bandung", "relation": "head"},
+                {"nik": "3204055912790001", "name": "Euis Oktaviani", "sex": "F", "birth_date": "1979-12-19",
+                 "birth_place": "Bandung", "relation": "spouse"}]}
+    body.update(over)
+    return body
+
+
+def auth(role=Role.OPERATOR_DESA, region=VILLAGE):
+    return {"Authorization": "Bearer " + issue_token(DEVELOPMENT_JWT_SECRET, sub="t", role=role, region=region)}
+
+
+@pytest.fixture
+def env():
+    db, bus, clock = MemoryDatabase(), MemoryTransport(), FixedClock(IN_WINDOW)
+    with TestClient(build_app(database=db, transport=bus, clock=clock)) as client:
+        yield client, db, bus, clock
+
+
+def stored(db) -> int:
+    return db.collection("households")._raw.count_documents({})
+
+
+def test_create_read_and_event_through_the_outbox(env):
+    client, db, bus, _ = env
+    resp = client.post("/v1/households", json=household(), headers=auth())
+    assert resp.status_code == 201, resp.text
+    created = resp.json()
+    assert created["status"] == "registered" and created["version"] == 1 and created["id"]
+    assert client.get(f"/v1/households/{created['id']}", headers=auth()).json()["kk_number"] == "3204050911230001"
+    (event,) = wait_for(lambda: bus.on(topics.HOUSEHOLDS), "household event")
+    assert event.key == created["id"] and event.headers["event_type"] == "registry.household_registered.v1"
+
+
+def test_proposal_in_window_is_published_with_the_household_snapshot(env):
+    client, _, bus, _ = env
+    hid = client.post("/v1/households", json=household(), headers=auth()).json()["id"]
+    resp = client.post("/v1/proposals", json={"household_id": hid, "kind": "dtks_new", "program": "PKH"},
+                       headers=auth())
+    assert resp.status_code == 201, resp.text
+    proposal = resp.json()
+    assert {k: proposal[k] for k in ("household_id", "kind", "program", "status")} == {
+        "household_id": hid, "kind": "dtks_new", "program": "PKH", "status": "submitted"}
+    (event,) = wait_for(lambda: bus.on(topics.PROPOSALS), "proposal event")
+    assert b'"members"' in event.value and event.key == proposal["id"]
+    again = client.post("/v1/proposals", json={"household_id": hid, "kind": "dtks_new", "program": "PKH"},
+                        headers=auth())
+    assert again.status_code == 409
+
+
+def test_outside_the_window_is_409_naming_the_next_opening(env):
+    client, _, _, clock = env
+    hid = client.post("/v1/households", json=household(), headers=auth()).json()["id"]
+    clock.at = OUT_OF_WINDOW
+    resp = client.post("/v1/proposals", json={"household_id": hid, "kind": "program", "program": "BPNT"},
+                       headers=auth())
+    assert resp.status_code == 409 and resp.headers["content-type"] == "application/problem+json"
+    assert resp.json()["next_opening"] == "2027-01-15T00:00:00+07:00"
+    ineligible = client.post("/v1/proposals", json={"household_id": hid, "kind": "ineligibility", "program": "BPNT"},
+                             headers=auth())
+    assert ineligible.status_code == 201  # ineligibility reports are taken any day
+
+
+@pytest.mark.parametrize("body, where", [
+    (household(members=[{**household()["members"][0], "nik": "3204052609800000"}]), "nik"),  # serial 0000
+    (household(members=[{**household()["members"][0], "nik": "9999999999999999"}]), "nik"),
+    (household(region_code="32.04.05.2999"), "region_code"),  # no such village
+    (household(members=[{**household()["members"][0], "birth_date": "1980-02-30"}]), "birth_date"),
+    (household(members="not a list"), "members"),
+])
+def test_bad_input_is_422_problem_details_and_nothing_is_stored(env, body, where):
+    client, db, _, _ = env
+    resp = client.post("/v1/households", json=body, headers=auth())
+    assert resp.status_code == 422
+    problem = resp.json()
+    assert resp.headers["content-type"] == "application/problem+json" and problem["status"] == 422
+    assert any(where in map(str, e["loc"]) for e in problem["errors"])
+    assert "3204052609800000" not in resp.text and "Agus" not in resp.text  # input never echoed
+    assert stored(db) == 0
+
+
+def test_malformed_json_is_422(env):
+    client, db, _, _ = env
+    resp = client.post("/v1/households", content=b'{"kk_number": ', headers={**auth(), "content-type": "application/json"})
+    assert resp.status_code == 422 and resp.json()["title"] == "Unprocessable content"
+    assert stored(db) == 0
+
+
+def test_household_rules_two_heads_is_422(env):
+    client, db, _, _ = env
+    members = household()["members"]
+    members[1] = {**members[1], "relation": "head"}
+    resp = client.post("/v1/households", json=household(members=members), headers=auth())
+    assert resp.status_code == 422 and "exactly one head" in resp.json()["detail"]
+    assert stored(db) == 0
+
+
+def test_no_token_401_other_village_403_wrong_role_403(env):
+    client, db, _, _ = env
+    assert client.post("/v1/households", json=household()).status_code == 401
+    assert client.post("/v1/households", json=household(), headers={"Authorization": "Bearer junk"}).status_code == 401
+    other = client.post("/v1/households", json=household(), headers=auth(region="32.04.06.2003"))
+    assert other.status_code == 403 and other.json()["status"] == 403
+    supervisor = client.post("/v1/households", json=household(), headers=auth(Role.SUPERVISOR_KABKOTA, "32.04"))
+    assert supervisor.status_code == 403
+    assert stored(db) == 0
+
+
+def test_same_person_in_two_households_is_409(env):
+    client, db, _, _ = env
+    assert client.post("/v1/households", json=household(), headers=auth()).status_code == 201
+    resp = client.post("/v1/households", json=household(kk_number="3204050911230002"), headers=auth())
+    assert resp.status_code == 409 and stored(db) == 1
+
+
+def test_search_is_scoped_to_the_callers_region(env):
+    client, _, _, _ = env
+    client.post("/v1/households", json=household(), headers=auth())
+    mine = client.get("/v1/households", params={"nik": "3204052609800001"}, headers=auth(Role.SUPERVISOR_KABKOTA, "32.04"))
+    assert len(mine.json()["items"]) == 1
+    theirs = client.get("/v1/households", params={"region": "32.04"}, headers=auth(Role.SUPERVISOR_KABKOTA, "33.22"))
+    assert theirs.status_code == 403
+
+
+def test_operational_endpoints(env):
+    client, _, _, _ = env
+    assert client.get("/healthz").json()["now"].startswith("2026-12-16")
+    assert client.get("/readyz").status_code == 200
+    doc = client.get("/asyncapi.json").json()
+    assert doc["asyncapi"].startswith("3.") and "siks_registry_proposals_v1" in doc["channels"]
+    schedule = client.get("/v1/schedule").json()
+    assert [w["open"] for w in schedule["windows"]] == [False, True]

@@ -1,0 +1,123 @@
+"""Verification with fakes: the ladder, who may move it, and idempotent consumers."""
+
+from datetime import UTC, datetime
+
+import pytest
+from siks_contracts import topics
+from siks_contracts.actor import Actor
+from siks_contracts.enums import Role
+from siks_contracts.events import CheckResult, ChecksCompleted, DecreeIssued, Beneficiary
+from siks_kit.clock import FixedClock
+from siks_kit.consumer import Consumer
+from siks_kit.memory import MemoryDatabase, MemoryTransport
+from siks_kit.problems import Problem
+from siks_kit.samples import REGENCY, VILLAGE, proposal_submitted
+from siks_kit.testing import envelope
+from siks_verification import handlers
+from siks_verification.commands import Approve, Validate, Verify, WithReason
+from siks_verification.handlers import VerificationDeps
+from siks_verification.messaging import subscriptions
+
+SUPERVISOR = Actor(sub="dinsos", role=Role.SUPERVISOR_KABKOTA, region=REGENCY)
+VALIDATOR = Actor(sub="bps", role=Role.VALIDATOR_BPS, region="32")
+REGENT = Actor(sub="bupati", role=Role.KEPALA_DAERAH, region=REGENCY)
+MENSOS = Actor(sub="menteri", role=Role.MENSOS)
+
+
+@pytest.fixture
+def world():
+    db = MemoryDatabase()
+    deps = VerificationDeps.build(db, FixedClock(datetime(2026, 12, 17, 2, tzinfo=UTC)))
+    consumer = Consumer("verification", MemoryTransport(), subscriptions(deps), wait_budget_seconds=0.2)
+    return deps, consumer, db
+
+
+def outbox(db, case_id="p-1"):
+    return [e["event_id"] for e in db.collection("cases")._raw.find_one({"_id": case_id})["outbox"]]
+
+
+async def deliver(consumer, topic, env):
+    await consumer.process(topic, env.model_dump_json().encode(), {"event_id": env.event_id})
+
+
+def checks(passed=True):
+    status = "passed" if passed else "failed"
+    return ChecksCompleted(proposal_id="p-1", household_id="h-1", passed=passed,
+                           checks=[CheckResult(name="dukcapil", status=status)])
+
+
+async def test_proposal_opens_one_case_however_often_it_arrives(world):
+    deps, consumer, db = world
+    env = envelope(proposal_submitted())
+    await deliver(consumer, topics.PROPOSALS, env)
+    await deliver(consumer, topics.PROPOSALS, env)
+    case = await handlers.read_case(deps, SUPERVISOR, "p-1")
+    assert case["stage"] == "submitted" and len(case["history"]) == 1
+    assert len(outbox(db)) == 1
+
+
+async def test_checks_are_recorded_once_and_unlock_verification(world):
+    deps, consumer, db = world
+    await deliver(consumer, topics.PROPOSALS, envelope(proposal_submitted()))
+    with pytest.raises(Problem, match="have not arrived"):
+        await handlers.move_case(deps, SUPERVISOR, "p-1", "verify", Verify())
+    env = envelope(checks())
+    await deliver(consumer, topics.CHECKS, env)
+    await deliver(consumer, topics.CHECKS, env)
+    raw = db.collection("cases")._raw.find_one({"_id": "p-1"})
+    assert raw["checks_passed"] is True and raw["seen"].count(env.event_id) == 1
+    assert (await handlers.move_case(deps, SUPERVISOR, "p-1", "verify", Verify()))["stage"] == "verified"
+
+
+async def test_checks_before_the_case_exists_are_dead_lettered_after_the_wait(world):
+    _, consumer, _ = world
+    bus = consumer._transport
+    await deliver(consumer, topics.CHECKS, envelope(checks()))
+    assert "gave up waiting" in bus.on(topics.dead_letter(topics.CHECKS))[0].headers["dead_letter_reason"]
+
+
+async def test_failed_checks_block_verify_but_allow_return(world):
+    deps, consumer, _ = world
+    await deliver(consumer, topics.PROPOSALS, envelope(proposal_submitted()))
+    await deliver(consumer, topics.CHECKS, envelope(checks(passed=False)))
+    with pytest.raises(Problem, match="did not pass"):
+        await handlers.move_case(deps, SUPERVISOR, "p-1", "verify", Verify())
+    returned = await handlers.move_case(deps, SUPERVISOR, "p-1", "return", WithReason(reason_code="tidak_padan"))
+    assert returned["stage"] == "returned" and returned["history"][-1]["reason"] == "tidak_padan"
+
+
+async def test_full_climb_roles_scope_and_decree(world):
+    deps, consumer, db = world
+    await deliver(consumer, topics.PROPOSALS, envelope(proposal_submitted()))
+    await deliver(consumer, topics.CHECKS, envelope(checks()))
+    with pytest.raises(Problem) as wrong_role:
+        await handlers.move_case(deps, VALIDATOR, "p-1", "verify", Verify())
+    assert wrong_role.value.status == 403
+    other_regency = Actor(sub="x", role=Role.SUPERVISOR_KABKOTA, region="33.22")
+    with pytest.raises(Problem) as out_of_scope:
+        await handlers.move_case(deps, other_regency, "p-1", "verify", Verify())
+    assert out_of_scope.value.status == 403
+    await handlers.move_case(deps, SUPERVISOR, "p-1", "verify", Verify())
+    validated = await handlers.move_case(deps, VALIDATOR, "p-1", "validate", Validate(desil=2))
+    assert validated["desil"] == 2
+    result = await handlers.approve_batch(deps, REGENT, Approve(case_ids=["p-1"], reference="BA-01"))
+    assert result["approved"] == ["p-1"]
+    decree = envelope(DecreeIssued(decree_id="d-1", number="1/HUK/2026", program="PKH", period="2026-12",
+                                   issued_at=datetime(2026, 12, 20, tzinfo=UTC), count=1, content_hash="sha256:x",
+                                   beneficiaries=[Beneficiary(proposal_id="p-1", household_id="h-1",
+                                                              region_code=VILLAGE)]), actor=MENSOS)
+    await deliver(consumer, topics.DECREES, decree)
+    events_before = len(outbox(db))
+    await deliver(consumer, topics.DECREES, decree)
+    case = await handlers.read_case(deps, SUPERVISOR, "p-1")
+    assert [h["stage"] for h in case["history"]] == ["submitted", "verified", "validated", "approved", "decreed"]
+    assert len(outbox(db)) == events_before == 5
+
+
+async def test_batch_approval_is_all_or_nothing(world):
+    deps, consumer, _ = world
+    await deliver(consumer, topics.PROPOSALS, envelope(proposal_submitted()))
+    with pytest.raises(Problem) as refused:
+        await handlers.approve_batch(deps, REGENT, Approve(case_ids=["p-1", "nope"], reference="BA-02"))
+    assert refused.value.status == 409 and len(refused.value.extra["cases"]) == 2
+    assert (await handlers.read_case(deps, SUPERVISOR, "p-1"))["stage"] == "submitted"
