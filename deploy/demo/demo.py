@@ -1,0 +1,649 @@
+"""A month of SIKS-NG, shown to a newcomer.
+
+    .venv/bin/python deploy/demo/demo.py [--households 50] [--program PKH] [--timeout 120]
+
+Against a running local stack, inside the programme's proposal window, it walks stand-in
+families up the whole ladder over the public HTTP interface, as the people would:
+
+  1. the stack is up and the window is open (GET /readyz, GET /v1/schedule);
+  2. village operators register the households and submit a proposal each;
+  3. the integration checks arrive; Dinas Sosial returns the cases whose checks failed;
+  4. Dinas Sosial verifies, BPS validates with the family's desil, and each regent approves
+     his regency's cases in one batch (pengesahan);
+  5. the Minister drafts and issues the SK;
+  6. every case is decreed, every household a beneficiary, and heads of household check
+     Cek Bansos;
+  7. a summary.
+
+It may run many times against the same stack: families already in the register are skipped.
+NIKs and names are personal data: whatever is shown is masked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from siks_client.ladder import Ladder, LadderError, household_body
+from siks_contracts.enums import Program, Role
+from siks_contracts.identity import mask_name, mask_nik
+from siks_contracts.regions import region_name, regency_of
+
+ROOT = Path(__file__).resolve().parents[2]
+STATE = Path(os.environ.get("SIKS_STATE", ROOT / "var" / "stack"))
+
+# Three regencies of the stand-in population, two villages each: the demo takes its families
+# from the first village and moves to the second once earlier runs have used the first up.
+REGENCY_VILLAGES = {
+    "32.04": ("32.04.05.2001", "32.04.06.2003"),  # Kab. Bandung
+    "32.01": ("32.01.02.2001", "32.01.03.2001"),  # Kab. Bogor
+    "33.22": ("33.22.01.2001", "33.22.02.2001"),  # Kab. Semarang
+}
+FAMILIES_PER_VILLAGE = 250
+# Kepmensos 79/HUK/2025: the poorest desil each programme takes (None: no desil rule). The
+# village meeting (musdes) proposes only families that can qualify.
+MAX_DESIL = {"PKH": 4, "BPNT": 5, "PBI_JK": 5, "BLT_DD": 4, "PIP": None, "DTKS": None}
+CONCURRENCY = 16
+# The decree service hears of approvals from Kafka (outbox relay, then its consumer) and has
+# no endpoint that says how many it holds; this is how long we give them before drafting.
+SETTLE_SECONDS = 2.0
+PUBLIC_POLL_SECONDS = 1.0  # Cek Bansos is rate limited (60 a minute per client)
+
+console = Console()
+
+
+class DemoFailed(RuntimeError):
+    pass
+
+
+# ---------------------------------------------------------------- the run's state
+
+
+@dataclass
+class Entry:
+    """One family on its way up the ladder."""
+
+    family: dict[str, Any]
+    household: dict[str, Any]
+    proposal: dict[str, Any]
+    case: dict[str, Any] | None = None
+
+    @property
+    def region(self) -> str:
+        return self.family["region_code"]
+
+    @property
+    def regency(self) -> str:
+        return regency_of(self.region)
+
+    @property
+    def case_id(self) -> str:
+        return self.proposal["id"]
+
+    @property
+    def head(self) -> dict[str, Any]:
+        return next(m for m in self.household["members"] if m["relation"] == "head")
+
+    @property
+    def checks_passed(self) -> bool:
+        return bool(self.case and self.case["checks_passed"])
+
+
+@dataclass
+class Run:
+    program: str
+    households: int
+    timeout: float
+    period: str = ""
+    now: str = ""
+    phase: str = ""
+    entries: list[Entry] = field(default_factory=list)
+    tally: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
+    skipped: Counter = field(default_factory=Counter)
+    references: dict[str, str] = field(default_factory=dict)
+    decrees: list[dict[str, Any]] = field(default_factory=list)
+    public: list[dict[str, Any]] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def count(self, entry: Entry, step: str) -> None:
+        self.tally[entry.regency][step] += 1
+
+    def with_stage(self, stage: str) -> list[Entry]:
+        return [e for e in self.entries if e.case and e.case["stage"] == stage]
+
+
+@contextmanager
+def phase(run: Run, title: str) -> Iterator[None]:
+    console.rule(f"[bold cyan]{title}")
+    run.phase = title
+    start = time.monotonic()
+    try:
+        yield
+    finally:
+        run.timings[title] = time.monotonic() - start
+
+
+def deadline_in(seconds: float) -> Callable[[], float]:
+    """Seconds left before a deadline fixed now (never below a small floor, so a last poll runs)."""
+    end = time.monotonic() + seconds
+    return lambda: max(0.5, end - time.monotonic())
+
+
+def progress_bar() -> Progress:
+    return Progress(TextColumn("{task.description:<40}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=console)
+
+
+async def each(items: list[Any], work: Callable[[Any], Awaitable[Any]], description: str) -> list[Any]:
+    """Runs `work` over items, a few at a time, with a progress bar."""
+    limit = asyncio.Semaphore(CONCURRENCY)
+    with progress_bar() as bar:
+        task = bar.add_task(description, total=len(items))
+
+        async def one(item: Any) -> Any:
+            async with limit:
+                result = await work(item)
+            bar.advance(task)
+            return result
+
+        return await asyncio.gather(*(one(item) for item in items))
+
+
+def problem_text(resp: httpx.Response) -> str:
+    try:
+        return resp.json().get("detail") or resp.text[:300]
+    except ValueError:
+        return resp.text[:300]
+
+
+def place(code: str) -> str:
+    return f"{region_name(code) or '?'} ({code})"
+
+
+# ---------------------------------------------------------------- 1. the stack and the window
+
+
+def service_urls(ladder: Ladder) -> dict[str, str]:
+    e = ladder.endpoints
+    return {"registry": e.registry, "verification": e.verification, "integration": e.integration,
+            "decree": e.decree, "stand-ins": e.standins}
+
+
+async def check_ready(ladder: Ladder) -> None:
+    for name, url in service_urls(ladder).items():
+        try:
+            resp = await ladder.http.get(f"{url}/readyz", timeout=5)
+        except httpx.HTTPError as exc:
+            raise DemoFailed(f"{name} at {url} does not answer ({type(exc).__name__}); start the stack with "
+                             f"`make up`") from None
+        if resp.status_code != 200:
+            raise DemoFailed(f"{name} at {url} is not ready ({resp.status_code}: {problem_text(resp)})")
+        console.print(f"  [green]ready[/]  {name:<13} {url}")
+
+
+async def check_window(ladder: Ladder, run: Run) -> None:
+    schedule = await ladder.schedule()
+    now = datetime.fromisoformat(schedule["now"]).astimezone(ZoneInfo(schedule["timezone"]))
+    run.now, run.period = now.isoformat(timespec="seconds"), now.strftime("%Y-%m")
+    console.print(f"  service clock: {run.now} ({schedule['timezone']}); decree period {run.period}")
+    window = next((w for w in schedule["windows"] if run.program in w["programs"]), None)
+    if window is None:
+        raise DemoFailed(f"no proposal window is configured for {run.program}")
+    if not window["open"]:
+        opening = datetime.fromisoformat(window["next_opening"])
+        raise DemoFailed(
+            f"the {window['name']} window (days {window['first_day']}-{window['last_day']}, {schedule['timezone']}) "
+            f"is closed at {run.now}, so {run.program} proposals would be refused; it opens next on "
+            f"{opening.date()}. Restart the stack with its clock inside the window, e.g.\n"
+            f"    make down && SIKS_NOW={opening.replace(hour=9).isoformat()} make up")
+    console.print(f"  the {window['name']} window (days {window['first_day']}-{window['last_day']}) is "
+                  f"[green]open[/] for {run.program}")
+
+
+# ---------------------------------------------------------------- 2. register and propose
+
+
+def quotas(total: int) -> dict[str, int]:
+    """Splits the households evenly over the regencies."""
+    share, extra = divmod(total, len(REGENCY_VILLAGES))
+    return {r: share + (i < extra) for i, r in enumerate(REGENCY_VILLAGES)}
+
+
+def fits(family: dict[str, Any], program: str) -> bool:
+    """What the village meeting would propose: one living head, a desil the programme takes."""
+    heads = [m for m in family["members"] if m["relation"] == "head" and m.get("alive", True)]
+    limit = MAX_DESIL.get(program)
+    return len(heads) == 1 and (limit is None or family["desil"] <= limit)
+
+
+async def registered_niks(ladder: Ladder, village: str) -> set[str]:
+    """NIKs already in the register for a village (earlier runs), so we skip those families."""
+    resp = await ladder.http.get(f"{ladder.endpoints.registry}/v1/households",
+                                 params={"region": village, "limit": 500},
+                                 headers=ladder.headers(Role.OPERATOR_DESA, village))
+    if resp.status_code != 200:
+        raise DemoFailed(f"searching the register of {village} failed: {resp.status_code} {problem_text(resp)}")
+    return {m["nik"] for h in resp.json()["items"] for m in h["members"]}
+
+
+async def candidates(ladder: Ladder, run: Run, regency: str) -> list[dict[str, Any]]:
+    """Families of the regency's villages not yet registered and eligible, in population order."""
+    pool = []
+    for village in REGENCY_VILLAGES[regency]:
+        taken = await registered_niks(ladder, village)
+        for family in await ladder.families(village, limit=FAMILIES_PER_VILLAGE):
+            if any(m["nik"] in taken for m in family["members"]):
+                run.skipped["already registered (earlier runs)"] += 1
+            elif not fits(family, run.program):
+                run.skipped[f"not eligible for {run.program}"] += 1
+            else:
+                pool.append(family)
+    return pool
+
+
+async def register(ladder: Ladder, run: Run, family: dict[str, Any]) -> dict[str, Any] | None:
+    """The operator enters the household; None when a member is already registered (409)."""
+    resp = await ladder.http.post(f"{ladder.endpoints.registry}/v1/households", json=household_body(family),
+                                  headers=ladder.headers(Role.OPERATOR_DESA, family["region_code"]))
+    if resp.status_code == 201:
+        return resp.json()
+    if resp.status_code == 409:  # registered meanwhile by someone else: take the next family
+        run.skipped["already registered (409 on entry)"] += 1
+        return None
+    raise DemoFailed(f"registering a household in {family['region_code']} failed: "
+                     f"{resp.status_code} {problem_text(resp)}")
+
+
+async def enrol_regency(ladder: Ladder, run: Run, regency: str, quota: int, advance: Callable[[], None]) -> None:
+    """Registers `quota` households of one regency and submits a proposal for each."""
+    enrolled = 0
+    for family in await candidates(ladder, run, regency):
+        if enrolled == quota:
+            break
+        household = await register(ladder, run, family)
+        if household is None:
+            continue
+        proposal = await ladder.propose(household, run.program, kind="program")
+        entry = Entry(family, household, proposal)
+        run.entries.append(entry)
+        run.count(entry, "registered")
+        run.count(entry, "proposed")
+        enrolled += 1
+        advance()
+    if enrolled < quota:
+        raise DemoFailed(f"only {enrolled} of {quota} eligible, unregistered families are left in "
+                         f"{place(regency)}: earlier runs have used the stand-in population up. "
+                         f"Start again from an empty database (make down, remove {STATE}, make up).")
+
+
+async def enrol(ladder: Ladder, run: Run) -> None:
+    with progress_bar() as bar:
+        task = bar.add_task(f"register + propose {run.program}", total=run.households)
+        await asyncio.gather(*(enrol_regency(ladder, run, regency, quota, lambda: bar.advance(task))
+                               for regency, quota in quotas(run.households).items()))
+    villages = Counter(e.region for e in run.entries)
+    for village, n in sorted(villages.items()):
+        console.print(f"  {n:>3} households in {place(village)}, {region_name(regency_of(village))}")
+    for reason, n in run.skipped.items():
+        console.print(f"  [dim]{n:>3} families skipped: {reason}[/]")
+
+
+# ---------------------------------------------------------------- 3. integration checks
+
+
+async def return_case(ladder: Ladder, entry: Entry, reason_code: str, note: str) -> None:
+    """Dinas Sosial sends the case back to the village (Ladder has no helper for it)."""
+    resp = await ladder.http.post(f"{ladder.endpoints.verification}/v1/cases/{entry.case_id}/return",
+                                  json={"reason_code": reason_code, "note": note[:2000]},
+                                  headers=ladder.headers(Role.SUPERVISOR_KABKOTA, entry.regency))
+    if resp.status_code != 200:
+        raise DemoFailed(f"returning case {entry.case_id} failed: {resp.status_code} {problem_text(resp)}")
+    entry.case = resp.json()
+
+
+def failed_checks(case: dict[str, Any]) -> str:
+    # Check details name members by position, never by NIK or name.
+    return "; ".join(f"{c['name']}: {c.get('detail') or c['status']}" for c in case["checks"]
+                     if c["status"] not in ("passed", "warning"))
+
+
+async def await_checks(ladder: Ladder, run: Run) -> None:
+    left = deadline_in(run.timeout)
+
+    async def one(entry: Entry) -> None:
+        entry.case = await ladder.wait_case(entry.case_id, entry.region, deadline_s=left())
+
+    await each(run.entries, one, "integration checks arrive")
+    failed = [e for e in run.entries if not e.checks_passed]
+    for entry in run.entries:
+        run.count(entry, "checks passed" if entry.checks_passed else "checks failed")
+    for entry in failed:
+        await return_case(ladder, entry, "checks_failed", failed_checks(entry.case))
+        run.count(entry, "returned")
+    console.print(f"  {len(run.entries) - len(failed)} passed, {len(failed)} failed"
+                  + (" and were returned to the village (reason checks_failed):" if failed else ""))
+    for entry in failed:
+        console.print(f"    [yellow]{entry.case_id[:8]}[/] {place(entry.region)}: {failed_checks(entry.case)}")
+
+
+# ---------------------------------------------------------------- 4. verify, validate, approve
+
+
+async def verify_validate(ladder: Ladder, run: Run) -> None:
+    passed = [e for e in run.entries if e.checks_passed]
+
+    async def verify(entry: Entry) -> None:
+        entry.case = await ladder.verify(entry.case_id, entry.region)
+        run.count(entry, "verified")
+
+    async def validate(entry: Entry) -> None:
+        entry.case = await ladder.validate(entry.case_id, entry.region, desil=entry.family["desil"])
+        run.count(entry, "validated")
+
+    await each(passed, verify, "Dinas Sosial verifies")
+    await each(passed, validate, "BPS validates (desil)")
+
+
+async def approve(ladder: Ladder, run: Run) -> None:
+    """Each regent approves his regency's validated cases in one batch, under one berita acara."""
+    batches: dict[str, list[Entry]] = defaultdict(list)
+    for entry in run.with_stage("validated"):
+        batches[entry.regency].append(entry)
+
+    async def one(regency: str) -> None:
+        reference = f"BA-{regency}-{run.period}-{int(time.time())}"
+        result = await ladder.approve(regency, [e.case_id for e in batches[regency]], reference)
+        if result["count"] != len(batches[regency]):
+            raise DemoFailed(f"the regent of {place(regency)} approved {result['count']} of "
+                             f"{len(batches[regency])} cases")
+        run.references[regency] = reference
+        for entry in batches[regency]:
+            entry.case = {**entry.case, "stage": "approved"}
+            run.count(entry, "approved")
+
+    await each(sorted(batches), one, "regents approve (one batch each)")
+    for regency in sorted(batches):
+        console.print(f"  {region_name(regency)}: {len(batches[regency])} cases under {run.references[regency]}")
+
+
+# ---------------------------------------------------------------- 5. the decree
+
+
+async def draft_or_open(ladder: Ladder, run: Run) -> tuple[dict[str, Any], bool]:
+    """A new draft, or (True) the draft an earlier run left open: only one may be open."""
+    resp = await ladder.http.post(f"{ladder.endpoints.decree}/v1/decrees",
+                                  json={"program": run.program, "period": run.period},
+                                  headers=ladder.headers(Role.MENSOS))
+    if resp.status_code == 201:
+        return resp.json(), False
+    if resp.status_code == 409 and "decree_id" in resp.json():
+        decree_id = resp.json()["decree_id"]
+        console.print(f"  [yellow]a draft for {run.program} {run.period} was left open by an earlier run "
+                      f"({decree_id[:8]}); issuing it first[/]")
+        got = await ladder.http.get(f"{ladder.endpoints.decree}/v1/decrees/{decree_id}",
+                                    headers=ladder.headers(Role.MENSOS))
+        return got.json(), True
+    raise DemoFailed(f"drafting the decree failed: {resp.status_code} {problem_text(resp)}")
+
+
+async def public_status(ladder: Ladder, nik: str, name: str, left: Callable[[], float]) -> dict[str, Any]:
+    """Cek Bansos, waiting politely when the rate limit says so."""
+    while True:
+        resp = await ladder.http.get(f"{ladder.endpoints.decree}/v1/public/status",
+                                     params={"nik": nik, "name": name})
+        if resp.status_code == 200:
+            return resp.json()
+        if resp.status_code != 429 or left() <= 0.5:
+            raise DemoFailed(f"Cek Bansos answered {resp.status_code}: {problem_text(resp)}")
+        await asyncio.sleep(min(float(resp.json().get("retry_after", 5)), left()))
+
+
+async def wait_listed(ladder: Ladder, nik: str, name: str, number: str, what: str, seconds: float) -> dict[str, Any]:
+    """Polls Cek Bansos until the person is listed under decree `number`."""
+    left = deadline_in(seconds)
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        answer = await public_status(ladder, nik, name, left)
+        if any(p["decree_number"] == number for p in answer.get("programs", [])):
+            return answer
+        await asyncio.sleep(PUBLIC_POLL_SECONDS)
+    raise DemoFailed(f"{what} did not show SK {number} in Cek Bansos within {seconds:.0f}s")
+
+
+async def wait_projected(ladder: Ladder, decree: dict[str, Any], rows: list[dict[str, Any]], seconds: float) -> None:
+    """The decree service claims a decree's candidates when it hears its own event, in list order;
+    once the last household shows in Cek Bansos, a new draft will not list them again."""
+    if rows:
+        last = rows[-1]
+        await wait_listed(ladder, last["head_nik"], last["head_name"], decree["number"],
+                          "the last household of the decree", seconds)
+
+
+async def draft_and_issue(ladder: Ladder, run: Run) -> None:
+    ours = {e.case_id for e in run.with_stage("approved")}
+    if not ours:
+        raise DemoFailed("no case was approved: there is nothing to decree")
+    console.print(f"  giving the decree service {SETTLE_SECONDS:.0f}s to hear of {len(ours)} approvals "
+                  f"(no endpoint says how many candidates it holds)")
+    await asyncio.sleep(SETTLE_SECONDS)
+    left, covered = deadline_in(run.timeout), set()
+    end = time.monotonic() + run.timeout
+    while True:
+        draft, stale = await draft_or_open(ladder, run)
+        rows = (await ladder.beneficiaries(draft["id"]))["items"]
+        listed = {r["proposal_id"] for r in rows}
+        issued = await ladder.issue_decree(draft["id"])
+        run.decrees.append({**issued, "ours": len(listed & ours), "stale": stale})
+        console.print(f"  SK {issued['number']} issued: {issued['count']} households "
+                      f"({len(listed & ours)} from this run), {issued['content_hash'][:19]}…")
+        covered |= listed & ours
+        if ours <= covered:
+            return
+        if time.monotonic() > end:
+            raise DemoFailed(f"{len(ours - covered)} approved cases never reached the decree service")
+        # Some approvals arrived after the draft: once this SK's candidates are claimed, draft the rest.
+        await wait_projected(ladder, issued, rows, left())
+
+
+# ---------------------------------------------------------------- 6. decreed everywhere
+
+
+async def await_decreed(ladder: Ladder, run: Run) -> None:
+    approved = run.with_stage("approved")
+    left = deadline_in(run.timeout)
+
+    async def decreed(entry: Entry) -> None:
+        entry.case = await ladder.wait_case(entry.case_id, entry.region, stage="decreed", deadline_s=left())
+        run.count(entry, "decreed")
+
+    async def beneficiary(entry: Entry) -> None:
+        async def probe() -> dict[str, Any] | None:
+            household = await ladder.household(entry.household["id"], entry.region)
+            return household if household["status"] == "beneficiary" else None
+
+        entry.household = await ladder.wait_until(probe, f"household {entry.household['id']} as beneficiary",
+                                                  deadline_s=left())
+        run.count(entry, "beneficiary")
+
+    await each(approved, decreed, "cases decreed (verification)")
+    await each(approved, beneficiary, "households are beneficiaries (registry)")
+
+
+async def cek_bansos(ladder: Ladder, run: Run) -> None:
+    """Three heads of household, one per regency, ask Cek Bansos; plus one whose case went back."""
+    decreed = run.with_stage("decreed")
+    picks = list({e.regency: e for e in reversed(decreed)}.values())[:3]
+    for entry in picks:
+        head = entry.head
+        run.public.append(await wait_listed(ladder, head["nik"], head["name"], decree_of(entry, run),
+                                            "a head of household", run.timeout))
+    returned = run.with_stage("returned")
+    if returned:
+        head = returned[0].head
+        run.public.append(await public_status(ladder, head["nik"], head["name"], deadline_in(run.timeout)))
+    show_public(run.public)
+
+
+def decree_of(entry: Entry, run: Run) -> str | None:
+    """The SK number the case was decreed under (verification records it in the history note)."""
+    for item in reversed(entry.case.get("history", [])):
+        if item["stage"] == "decreed" and (item.get("note") or "").startswith("SK "):
+            return item["note"][3:]
+    return run.decrees[-1]["number"] if run.decrees else None
+
+
+def show_public(answers: list[dict[str, Any]]) -> None:
+    table = Table(title="Cek Bansos (GET /v1/public/status), as a citizen sees it", title_justify="left")
+    for column in ("NIK", "name", "status", "region", "programmes"):
+        table.add_column(column)
+    for a in answers:
+        programmes = ", ".join(f"{p['program']} {p['period']} SK {p['decree_number']}" for p in a.get("programs", []))
+        # Cek Bansos masks its answers already; masking again costs nothing and guards the screen.
+        table.add_row(mask_nik(a["nik"]), mask_name(a["name"]), a["status"], a.get("region") or "-", programmes or a.get("message", ""))
+    console.print(table)
+
+
+# ---------------------------------------------------------------- 7. the summary
+
+
+STEPS = ("registered", "proposed", "checks passed", "checks failed", "returned", "verified", "validated",
+         "approved", "decreed", "beneficiary")
+
+
+def ladder_table(run: Run) -> Table:
+    table = Table(title=f"The ladder, {run.program} {run.period}", title_justify="left")
+    table.add_column("regency")
+    table.add_column("villages")
+    for step in STEPS:
+        table.add_column(step, justify="right")
+    total: Counter = Counter()
+    for regency in sorted(run.tally):
+        villages = sorted({region_name(e.region) or e.region for e in run.entries if e.regency == regency})
+        table.add_row(region_name(regency) or regency, ", ".join(villages),
+                      *(str(run.tally[regency][s]) for s in STEPS))
+        total.update(run.tally[regency])
+    table.add_row("[bold]total", "", *(f"[bold]{total[s]}" for s in STEPS))
+    return table
+
+
+def approvals_table(run: Run) -> Table:
+    table = Table(title="Pengesahan (one batch per regent)", title_justify="left")
+    table.add_column("regency")
+    table.add_column("berita acara")
+    table.add_column("approved", justify="right")
+    for regency, reference in sorted(run.references.items()):
+        table.add_row(region_name(regency) or regency, reference, str(run.tally[regency]["approved"]))
+    return table
+
+
+def decree_table(run: Run) -> Table:
+    table = Table(title="SK Mensos", title_justify="left")
+    for column in ("number", "id", "programme", "period", "count", "of this run", "content hash", "note"):
+        table.add_column(column)
+    for d in run.decrees:
+        table.add_row(d["number"], d["id"][:8], d["program"], d["period"], str(d["count"]), str(d["ours"]),
+                      d["content_hash"][:23] + "…", "draft left open by an earlier run" if d["stale"] else "")
+    return table
+
+
+def timings_table(run: Run) -> Table:
+    table = Table(title="Timings", title_justify="left")
+    table.add_column("phase")
+    table.add_column("seconds", justify="right")
+    for name, seconds in run.timings.items():
+        table.add_row(name, f"{seconds:.1f}")
+    table.add_row("[bold]total", f"[bold]{sum(run.timings.values()):.1f}")
+    return table
+
+
+def show_summary(ladder: Ladder, run: Run) -> None:
+    console.rule("[bold cyan]7. Summary")
+    total = Counter()
+    for counts in run.tally.values():
+        total.update(counts)
+    console.print(f"  {total['registered']} households registered, {total['proposed']} {run.program} proposals; "
+                  f"checks passed {total['checks passed']}, failed {total['checks failed']}; "
+                  f"{total['decreed']} cases decreed, {total['beneficiary']} beneficiaries in the register")
+    for table in (ladder_table(run), approvals_table(run), decree_table(run), timings_table(run)):
+        console.print(table)
+    console.print("\n[bold]The stack[/]")
+    for name, url in service_urls(ladder).items():
+        console.print(f"  {name:<13} {url}/docs")
+    console.print(f"  logs          {STATE / 'logs'}")
+    console.print("  stop it with  make down   (or .venv/bin/python deploy/local/stack.py down)")
+
+
+# ---------------------------------------------------------------- the whole month
+
+
+async def demo(run: Run) -> None:
+    ladder = Ladder()
+    try:
+        with phase(run, "1. The stack and the proposal window"):
+            await check_ready(ladder)
+            await check_window(ladder, run)
+        with phase(run, "2. Village operators register households and propose"):
+            await enrol(ladder, run)
+        with phase(run, "3. Integration checks (Dukcapil, NIK, region)"):
+            await await_checks(ladder, run)
+        with phase(run, "4. Dinas Sosial verifies, BPS validates, regents approve"):
+            await verify_validate(ladder, run)
+            await approve(ladder, run)
+        with phase(run, "5. The Minister drafts and issues the SK"):
+            await draft_and_issue(ladder, run)
+        with phase(run, "6. Decreed everywhere; Cek Bansos"):
+            await await_decreed(ladder, run)
+            await cek_bansos(ladder, run)
+        show_summary(ladder, run)
+    finally:
+        await ladder.close()
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--households", type=int, default=50, help="how many households to take up the ladder")
+    parser.add_argument("--program", default="PKH", choices=[p.value for p in Program if p != Program.DTKS],
+                        help="the programme proposed for")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds each waiting phase may take")
+    args = parser.parse_args(argv)
+    if args.households < 1:
+        parser.error("--households must be at least 1")
+    return args
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    run = Run(program=args.program, households=args.households, timeout=args.timeout)
+    try:
+        asyncio.run(demo(run))
+    except (DemoFailed, LadderError) as exc:
+        console.print(f"\n[bold red]demo failed[/] in phase {run.phase!r}:\n{exc}")
+        console.print(f"logs: {STATE / 'logs'}")
+        return 1
+    except httpx.HTTPError as exc:
+        console.print(f"\n[bold red]demo failed[/] in phase {run.phase!r}: {type(exc).__name__}: {exc}\n"
+                      f"is the stack up? (make status)")
+        return 1
+    except KeyboardInterrupt:
+        console.print("\n[yellow]interrupted[/]")
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
