@@ -58,7 +58,10 @@ FAMILIES_PER_VILLAGE = 250
 # Kepmensos 79/HUK/2025: the poorest desil each programme takes (None: no desil rule). The
 # village meeting (musdes) proposes only families that can qualify.
 MAX_DESIL = {"PKH": 4, "BPNT": 5, "PBI_JK": 5, "BLT_DD": 4, "PIP": None, "DTKS": None}
-CONCURRENCY = 16
+CONCURRENCY = 16  # requests in flight when people act (register, verify, validate)
+# Pollers in flight while waiting: each polls every half second, and the services doing the work
+# share one small database with them, so a few are enough.
+WAIT_CONCURRENCY = 4
 # The decree service hears of approvals from Kafka (outbox relay, then its consumer) and has
 # no endpoint that says how many it holds; this is how long we give them before drafting.
 SETTLE_SECONDS = 2.0
@@ -149,9 +152,10 @@ def progress_bar() -> Progress:
                     console=console)
 
 
-async def each(items: list[Any], work: Callable[[Any], Awaitable[Any]], description: str) -> list[Any]:
+async def each(items: list[Any], work: Callable[[Any], Awaitable[Any]], description: str,
+               concurrency: int = CONCURRENCY) -> list[Any]:
     """Runs `work` over items, a few at a time, with a progress bar."""
-    limit = asyncio.Semaphore(CONCURRENCY)
+    limit = asyncio.Semaphore(concurrency)
     with progress_bar() as bar:
         task = bar.add_task(description, total=len(items))
 
@@ -241,19 +245,34 @@ async def registered_niks(ladder: Ladder, village: str) -> set[str]:
     return {m["nik"] for h in resp.json()["items"] for m in h["members"]}
 
 
-async def candidates(ladder: Ladder, run: Run, regency: str) -> list[dict[str, Any]]:
-    """Families of the regency's villages not yet registered and eligible, in population order."""
-    pool = []
+@dataclass
+class Pool:
+    """A regency's families in population order, and which of them are in the register already."""
+
+    families: list[dict[str, Any]] = field(default_factory=list)
+    registered: set[str] = field(default_factory=set)  # NIKs
+
+    def taken(self, family: dict[str, Any]) -> bool:
+        return any(m["nik"] in self.registered for m in family["members"])
+
+
+async def candidates(ladder: Ladder, regency: str) -> Pool:
+    pool = Pool()
     for village in REGENCY_VILLAGES[regency]:
-        taken = await registered_niks(ladder, village)
-        for family in await ladder.families(village, limit=FAMILIES_PER_VILLAGE):
-            if any(m["nik"] in taken for m in family["members"]):
-                run.skipped["already registered (earlier runs)"] += 1
-            elif not fits(family, run.program):
-                run.skipped[f"not eligible for {run.program}"] += 1
-            else:
-                pool.append(family)
+        pool.registered |= await registered_niks(ladder, village)
+        pool.families += await ladder.families(village, limit=FAMILIES_PER_VILLAGE)
     return pool
+
+
+def passed_over(run: Run, pool: Pool, family: dict[str, Any]) -> bool:
+    """True (and counted) when the village would not propose this family now."""
+    if pool.taken(family):
+        run.skipped["already registered (earlier runs)"] += 1
+    elif not fits(family, run.program):
+        run.skipped[f"not eligible for {run.program} (desil or no living head)"] += 1
+    else:
+        return False
+    return True
 
 
 async def register(ladder: Ladder, run: Run, family: dict[str, Any]) -> dict[str, Any] | None:
@@ -271,10 +290,12 @@ async def register(ladder: Ladder, run: Run, family: dict[str, Any]) -> dict[str
 
 async def enrol_regency(ladder: Ladder, run: Run, regency: str, quota: int, advance: Callable[[], None]) -> None:
     """Registers `quota` households of one regency and submits a proposal for each."""
-    enrolled = 0
-    for family in await candidates(ladder, run, regency):
+    enrolled, pool = 0, await candidates(ladder, regency)
+    for family in pool.families:
         if enrolled == quota:
             break
+        if passed_over(run, pool, family):
+            continue
         household = await register(ladder, run, family)
         if household is None:
             continue
@@ -287,8 +308,11 @@ async def enrol_regency(ladder: Ladder, run: Run, regency: str, quota: int, adva
         advance()
     if enrolled < quota:
         raise DemoFailed(f"only {enrolled} of {quota} eligible, unregistered families are left in "
-                         f"{place(regency)}: earlier runs have used the stand-in population up. "
-                         f"Start again from an empty database (make down, remove {STATE}, make up).")
+                         f"{place(regency)}: the stand-ins serve {len(pool.families)} families in its villages "
+                         f"{', '.join(REGENCY_VILLAGES[regency])}, "
+                         f"{sum(map(pool.taken, pool.families))} of them already registered. "
+                         f"Earlier runs have used the stand-in population up: start again from an empty "
+                         f"database (make down, remove {STATE}, make up), or ask for fewer --households.")
 
 
 async def enrol(ladder: Ladder, run: Run) -> None:
@@ -328,7 +352,7 @@ async def await_checks(ladder: Ladder, run: Run) -> None:
     async def one(entry: Entry) -> None:
         entry.case = await ladder.wait_case(entry.case_id, entry.region, deadline_s=left())
 
-    await each(run.entries, one, "integration checks arrive")
+    await each(run.entries, one, "integration checks arrive", WAIT_CONCURRENCY)
     failed = [e for e in run.entries if not e.checks_passed]
     for entry in run.entries:
         run.count(entry, "checks passed" if entry.checks_passed else "checks failed")
@@ -366,7 +390,7 @@ async def approve(ladder: Ladder, run: Run) -> None:
         batches[entry.regency].append(entry)
 
     async def one(regency: str) -> None:
-        reference = f"BA-{regency}-{run.period}-{int(time.time())}"
+        reference = f"BA-{regency}-{run.period}-{run.now[8:10]}{run.now[11:13]}{run.now[14:16]}"  # -DDHHMM
         result = await ladder.approve(regency, [e.case_id for e in batches[regency]], reference)
         if result["count"] != len(batches[regency]):
             raise DemoFailed(f"the regent of {place(regency)} approved {result['count']} of "
@@ -480,8 +504,8 @@ async def await_decreed(ladder: Ladder, run: Run) -> None:
                                                   deadline_s=left())
         run.count(entry, "beneficiary")
 
-    await each(approved, decreed, "cases decreed (verification)")
-    await each(approved, beneficiary, "households are beneficiaries (registry)")
+    await each(approved, decreed, "cases decreed (verification)", WAIT_CONCURRENCY)
+    await each(approved, beneficiary, "households are beneficiaries (registry)", WAIT_CONCURRENCY)
 
 
 async def cek_bansos(ladder: Ladder, run: Run) -> None:
@@ -510,7 +534,7 @@ def decree_of(entry: Entry, run: Run) -> str | None:
 def show_public(answers: list[dict[str, Any]]) -> None:
     table = Table(title="Cek Bansos (GET /v1/public/status), as a citizen sees it", title_justify="left")
     for column in ("NIK", "name", "status", "region", "programmes"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column in ("NIK", "status"))
     for a in answers:
         programmes = ", ".join(f"{p['program']} {p['period']} SK {p['decree_number']}" for p in a.get("programs", []))
         # Cek Bansos masks its answers already; masking again costs nothing and guards the screen.
@@ -521,43 +545,39 @@ def show_public(answers: list[dict[str, Any]]) -> None:
 # ---------------------------------------------------------------- 7. the summary
 
 
-STEPS = ("registered", "proposed", "checks passed", "checks failed", "returned", "verified", "validated",
-         "approved", "decreed", "beneficiary")
+# What the ladder table counts, in order: tally key -> row label.
+STEPS = {"registered": "households registered", "proposed": "proposals submitted",
+         "checks passed": "integration checks passed", "checks failed": "integration checks failed",
+         "returned": "returned to the village", "verified": "verified (Dinas Sosial)",
+         "validated": "validated (BPS, desil)", "approved": "approved (regent)", "decreed": "decreed (SK)",
+         "beneficiary": "beneficiary in the register"}
 
 
 def ladder_table(run: Run) -> Table:
-    table = Table(title=f"The ladder, {run.program} {run.period}", title_justify="left")
-    table.add_column("regency")
-    table.add_column("villages")
-    for step in STEPS:
-        table.add_column(step, justify="right")
-    total: Counter = Counter()
-    for regency in sorted(run.tally):
-        villages = sorted({region_name(e.region) or e.region for e in run.entries if e.regency == regency})
-        table.add_row(region_name(regency) or regency, ", ".join(villages),
-                      *(str(run.tally[regency][s]) for s in STEPS))
-        total.update(run.tally[regency])
-    table.add_row("[bold]total", "", *(f"[bold]{total[s]}" for s in STEPS))
-    return table
-
-
-def approvals_table(run: Run) -> Table:
-    table = Table(title="Pengesahan (one batch per regent)", title_justify="left")
-    table.add_column("regency")
-    table.add_column("berita acara")
-    table.add_column("approved", justify="right")
-    for regency, reference in sorted(run.references.items()):
-        table.add_row(region_name(regency) or regency, reference, str(run.tally[regency]["approved"]))
+    """One column per regency, one row per rung."""
+    regencies = sorted(run.tally)
+    table = Table(title=f"The ladder: {run.program} {run.period}", title_justify="left")
+    table.add_column("")
+    for regency in regencies:
+        table.add_column(region_name(regency) or regency, justify="right")
+    table.add_column("total", justify="right", style="bold")
+    villages = [", ".join(sorted({region_name(e.region) or e.region for e in run.entries if e.regency == r}))
+                for r in regencies]
+    table.add_row("villages", *villages, "", end_section=True)
+    for step, label in STEPS.items():
+        counts = [run.tally[r][step] for r in regencies]
+        table.add_row(label, *map(str, counts), str(sum(counts)))
+    table.add_row("berita acara (pengesahan)", *(run.references.get(r, "-") for r in regencies), "")
     return table
 
 
 def decree_table(run: Run) -> Table:
-    table = Table(title="SK Mensos", title_justify="left")
-    for column in ("number", "id", "programme", "period", "count", "of this run", "content hash", "note"):
-        table.add_column(column)
+    table = Table(title=f"SK Mensos: {run.program} {run.period}", title_justify="left")
+    for column in ("number", "households", "of this run", "content hash", "decree id", "note"):
+        table.add_column(column, no_wrap=column in ("number", "content hash"))
     for d in run.decrees:
-        table.add_row(d["number"], d["id"][:8], d["program"], d["period"], str(d["count"]), str(d["ours"]),
-                      d["content_hash"][:23] + "…", "draft left open by an earlier run" if d["stale"] else "")
+        table.add_row(d["number"], str(d["count"]), str(d["ours"]), d["content_hash"][:19] + "…", d["id"][:8],
+                      "draft left open by an earlier run" if d["stale"] else "")
     return table
 
 
@@ -579,7 +599,7 @@ def show_summary(ladder: Ladder, run: Run) -> None:
     console.print(f"  {total['registered']} households registered, {total['proposed']} {run.program} proposals; "
                   f"checks passed {total['checks passed']}, failed {total['checks failed']}; "
                   f"{total['decreed']} cases decreed, {total['beneficiary']} beneficiaries in the register")
-    for table in (ladder_table(run), approvals_table(run), decree_table(run), timings_table(run)):
+    for table in (ladder_table(run), decree_table(run), timings_table(run)):
         console.print(table)
     console.print("\n[bold]The stack[/]")
     for name, url in service_urls(ladder).items():

@@ -8,7 +8,7 @@ from siks_kit.memory import MemoryDatabase
 from siks_kit.store import DuplicateKey, MongoDatabase
 
 
-@pytest.fixture(params=["memory", "ferretdb"])
+@pytest.fixture(params=["memory", pytest.param("ferretdb", marks=pytest.mark.stack)])
 async def coll(request):
     if request.param == "memory":
         db = MemoryDatabase()

@@ -25,7 +25,7 @@ EARLIEST_BIRTH = date(1935, 1, 1)
 # Regencies (kabupaten, so villages are desa) in two provinces; two villages each.
 REGENCIES = ("32.04", "32.01", "33.22")  # Kab. Bandung, Kab. Bogor, Kab. Semarang
 VILLAGES_PER_REGENCY = 2
-FAMILIES_PER_VILLAGE = 250  # 1,500 families: enough for the 1,000-household bench
+FAMILIES_PER_VILLAGE = 1000  # 6,000 families: the bench, the demo and the tests share them
 # Desil 1 is the poorest tenth. Skewed low: a welfare register mostly sees poorer households.
 DESIL_WEIGHTS = (14, 13, 12, 11, 10, 9, 9, 8, 7, 7)
 CHILD_COUNT_WEIGHTS = (10, 20, 30, 22, 12, 6)  # 0..5 children
