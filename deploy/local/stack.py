@@ -228,6 +228,17 @@ def _create_topics() -> None:
 # ---------------------------------------------------------------- commands
 
 
+def _launch(c: Component, started: list[str]) -> bool:
+    if recorded(c.name) is not None:
+        return False
+    if _listening(c.port):
+        raise SystemExit(f"port {c.port} for {c.name} is taken by a process this stack did not start; "
+                         f"free it or set SIKS_{c.name.upper().replace('-', '_')}_PORT")
+    _start(c)
+    started.append(c.name)
+    return True
+
+
 def up() -> list[str]:
     """Starts whatever is not running; returns the names it started."""
     started_at = time.monotonic()
@@ -235,17 +246,16 @@ def up() -> list[str]:
         os.environ["SIKS_NOW_ANCHOR"] = str(time.time())  # one anchor: every clock agrees
     _install()
     started = []
-    for c in components():
-        if recorded(c.name) is not None:
-            continue
-        if _listening(c.port):
-            raise SystemExit(f"port {c.port} for {c.name} is taken by a process this stack did not start; "
-                             f"free it or set SIKS_{c.name.upper().replace('-', '_')}_PORT")
-        pid = _start(c)
-        _wait_ready(c, pid)
-        started.append(c.name)
-        if c.name == "kafka":
-            _create_topics()
+    comps = components()
+    servers, apps = comps[:2], comps[2:]
+    for c in servers:  # Kafka and the database first: the apps need both to become ready
+        if _launch(c, started):
+            _wait_ready(c, recorded(c.name))
+            if c.name == "kafka":
+                _create_topics()
+    launched = [c for c in apps if _launch(c, started)]  # the apps start side by side
+    for c in launched:
+        _wait_ready(c, recorded(c.name))
     print(f"stack up in {time.monotonic() - started_at:.1f}s" + (f" (started: {', '.join(started)})" if started
                                                                    else " (everything was already running)"))
     status()

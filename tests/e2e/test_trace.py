@@ -52,6 +52,17 @@ async def test_one_trace_spans_the_flow_and_carries_no_personal_data(ladder, fre
     leaks = [(s["service"], s["name"], t) for s in spans for t in _texts(s) for p in personal if p in t]
     assert leaks == []
 
+    # A human step later starts its own trace, linked back to the proposal's first one.
+    await ladder.verify(proposal["id"], VILLAGE)
+    async with httpx.AsyncClient(base_url=SINK) as sink:
+        async def linked_verify():
+            recent = (await sink.get("/spans", params={"limit": 5000})).json()["spans"]
+            return [s for s in recent if s["attributes"].get("http.route", "").endswith("/verify")
+                    and any(link["trace_id"] == trace_id for link in s["links"])]
+
+        (verify_span, *_) = await ladder.wait_until(linked_verify, "the verify span linked to the first trace")
+    assert verify_span["trace_id"] != trace_id
+
 
 async def test_public_status_query_never_reaches_a_span_in_the_clear(ladder):
     nik, name = "3322015507810001", "Sri Wahyuni"
