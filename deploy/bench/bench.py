@@ -231,6 +231,7 @@ class Run:
     case_opened_s: float | None = None  # submit -> first poll that finds the case (no checks yet)
     latency_s: float | None = None  # submit -> first poll that finds the checks
     polls: int = 0
+    done_at: float | None = None  # perf_counter when the checks were seen
     checks_passed: bool | None = None
     error: str | None = None
 
@@ -276,13 +277,16 @@ async def end_to_end(ladder: Ladder, families: list[dict[str, Any]], households:
                 proposal = await ladder.propose(household, "PKH")
                 run.submit_s = time.perf_counter() - t_submit
                 while True:
-                    case = await ladder.case(proposal["id"], household["region_code"])
+                    try:
+                        case = await ladder.case(proposal["id"], household["region_code"])
+                    except httpx.TransportError:
+                        case = None  # a dropped poll is a missed poll, not a failed household
                     run.polls += 1
                     now = time.perf_counter()
                     if case is not None and run.case_opened_s is None:
                         run.case_opened_s = now - t_submit
                     if case is not None and case["checks_passed"] is not None:
-                        run.latency_s, run.checks_passed = now - t_submit, case["checks_passed"]
+                        run.latency_s, run.checks_passed, run.done_at = now - t_submit, case["checks_passed"], now
                         result.last_checks = max(result.last_checks, now)
                         break
                     if now - t_submit > deadline_s:
@@ -307,6 +311,12 @@ def summarize_e2e(e: E2E, households: int, concurrency: int, poll_s: float) -> d
     lat = [r.latency_s * 1000 for r in ok]
     opened = [r.case_opened_s * 1000 for r in ok if r.case_opened_s is not None]
     wall = (e.last_checks - e.first_register) if ok else float("nan")
+    # Throughput per quarter of the run: does it hold up as the collections grow?
+    quarters = [0.0] * 4
+    if ok:
+        for r in ok:
+            quarters[min(3, int(4 * (r.done_at - e.first_register) / wall))] += 1
+        quarters = [q / (wall / 4) for q in quarters]
     errors: dict[str, int] = {}
     for r in e.runs:
         if r.error:
@@ -315,6 +325,7 @@ def summarize_e2e(e: E2E, households: int, concurrency: int, poll_s: float) -> d
         "households_requested": households, "households_completed": len(ok), "failed": len(e.runs) - len(ok),
         "errors": errors, "skipped_families": e.skipped_families, "concurrency": concurrency,
         "poll_interval_ms": poll_s * 1000, "wall_s": wall, "households_per_s": len(ok) / wall if ok else 0.0,
+        "households_per_s_by_quarter": quarters,
         "checks_passed": sum(1 for r in ok if r.checks_passed),
         "latency_ms": {"p50": pct(lat, 50), "p90": pct(lat, 90), "p99": pct(lat, 99), "max": max(lat, default=0),
                        "mean": statistics.fmean(lat) if lat else float("nan")},
@@ -353,6 +364,8 @@ def report(results: dict[str, Any]) -> None:
         ("e2e households", f"{e['households_completed']:,} / {e['households_requested']:,}",
          f"{e['failed']} failed, {e['skipped_families']} families skipped, concurrency {e['concurrency']}"),
         ("e2e rate", f"{e['households_per_s']:,.1f} hh/s", f"first register -> last case with checks, {e['wall_s']:.1f} s"),
+        ("e2e rate by quarter", " / ".join(f"{q:.1f}" for q in e["households_per_s_by_quarter"]),
+         "hh/s in each quarter of the wall time"),
         ("latency p50", f"{lat['p50']:,.0f} ms", "submit proposal -> case holds its checks"),
         ("latency p90", f"{lat['p90']:,.0f} ms", f"includes polling granularity (every {e['poll_interval_ms']:.0f} ms)"),
         ("latency p99", f"{lat['p99']:,.0f} ms", ""),
@@ -390,6 +403,10 @@ async def main() -> None:
         fresh = unregistered_families(families)
         console.print(f"stack ready, clock {schedule['now']}, bansos window open; "
                       f"{len(fresh):,} of {len(families):,} stand-in families not yet registered")
+        if len(families) < args.households:
+            sys.exit(f"the stand-ins serve only {len(families)} families, {args.households} needed: they run an older "
+                     f"population; restart the stack to get the current one, or run with --households {len(fresh)}. "
+                     f"To start afresh, {RESET_HINT}")
         if len(fresh) < args.households:
             sys.exit(f"only {len(fresh)} unregistered families remain, {args.households} needed. "
                      f"Run with --households {len(fresh)} or fewer, or {RESET_HINT}")

@@ -346,13 +346,37 @@ def failed_checks(case: dict[str, Any]) -> str:
                      if c["status"] not in ("passed", "warning"))
 
 
+async def missing_checks(ladder: Ladder, stuck: list[Entry], seconds: float) -> str:
+    """Why some cases never got their check results: did integration check them at all?"""
+    checked = 0
+    for entry in stuck:
+        resp = await ladder.http.get(f"{ladder.endpoints.integration}/v1/checks/{entry.case_id}",
+                                     headers=ladder.headers(Role.SUPERVISOR_KABKOTA, entry.regency))
+        checked += resp.status_code == 200
+    text = (f"{len(stuck)} case(s) got no check results within {seconds:.0f}s: "
+            + ", ".join(e.case_id[:8] for e in stuck))
+    if checked:
+        text += (f"\nThe integration service did check {checked} of them, so their results were sent but are "
+                 "not on the case: verification's write was lost. FerretDB 1.x applies an update as read, "
+                 "change, write back the whole document, so two concurrent updates of one case (the outbox "
+                 "relay removing a published event, and the check results arriving) can overwrite each other.")
+    else:
+        text += "\nThe integration service has not checked them either: is it consuming? See its log."
+    return text
+
+
 async def await_checks(ladder: Ladder, run: Run) -> None:
-    left = deadline_in(run.timeout)
+    left, stuck = deadline_in(run.timeout), []
 
     async def one(entry: Entry) -> None:
-        entry.case = await ladder.wait_case(entry.case_id, entry.region, deadline_s=left())
+        try:
+            entry.case = await ladder.wait_case(entry.case_id, entry.region, deadline_s=left())
+        except LadderError:
+            stuck.append(entry)
 
     await each(run.entries, one, "integration checks arrive", WAIT_CONCURRENCY)
+    if stuck:
+        raise DemoFailed(await missing_checks(ladder, stuck, run.timeout))
     failed = [e for e in run.entries if not e.checks_passed]
     for entry in run.entries:
         run.count(entry, "checks passed" if entry.checks_passed else "checks failed")
@@ -381,6 +405,18 @@ async def verify_validate(ladder: Ladder, run: Run) -> None:
 
     await each(passed, verify, "Dinas Sosial verifies")
     await each(passed, validate, "BPS validates (desil)")
+    await confirm_stage(ladder, passed, "validated")
+
+
+async def confirm_stage(ladder: Ladder, entries: list[Entry], stage: str) -> None:
+    """Reads the cases back: each answered `stage` when moved, and must still be there."""
+    cases = await each(entries, lambda e: ladder.case(e.case_id, e.region), f"re-read: all {stage}?")
+    moved = [(e, c["stage"] if c else "missing") for e, c in zip(entries, cases) if not c or c["stage"] != stage]
+    if moved:
+        listing = ", ".join(f"{e.case_id[:8]} ({now})" for e, now in moved)
+        raise DemoFailed(f"{len(moved)} case(s) answered {stage!r} but now read otherwise: {listing}. A write "
+                         "was lost: FerretDB 1.x applies an update as read, change, write back the whole "
+                         "document, so the outbox relay's update of a case can overwrite the move.")
 
 
 async def approve(ladder: Ladder, run: Run) -> None:
@@ -401,6 +437,7 @@ async def approve(ladder: Ladder, run: Run) -> None:
             run.count(entry, "approved")
 
     await each(sorted(batches), one, "regents approve (one batch each)")
+    await confirm_stage(ladder, [e for r in batches for e in batches[r]], "approved")
     for regency in sorted(batches):
         console.print(f"  {region_name(regency)}: {len(batches[regency])} cases under {run.references[regency]}")
 
@@ -639,7 +676,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--households", type=int, default=50, help="how many households to take up the ladder")
     parser.add_argument("--program", default="PKH", choices=[p.value for p in Program if p != Program.DTKS],
                         help="the programme proposed for")
-    parser.add_argument("--timeout", type=float, default=120.0, help="seconds each waiting phase may take")
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds each waiting phase may take")
     args = parser.parse_args(argv)
     if args.households < 1:
         parser.error("--households must be at least 1")

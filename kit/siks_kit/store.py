@@ -38,6 +38,15 @@ class Database(Protocol):
     async def close(self) -> None: ...
 
 
+async def insert_new(coll: Collection, doc: Document) -> bool:
+    """Inserts under a deterministic id; False when it exists (how consumers stay idempotent)."""
+    try:
+        await coll.insert_one(doc)
+    except DuplicateKey:
+        return False
+    return True
+
+
 def _noop() -> None:
     pass
 

@@ -3,7 +3,7 @@
 from typing import Any
 
 
-from siks_kit.store import Collection, Database, Document, DuplicateKey
+from siks_kit.store import Collection, Database, Document, insert_new
 
 
 class CandidateStore:
@@ -16,11 +16,7 @@ class CandidateStore:
         await self.coll.create_index([("program", 1), ("period", 1), ("decree_id", 1)])
 
     async def add(self, doc: Document) -> bool:
-        try:
-            await self.coll.insert_one(doc)
-        except DuplicateKey:
-            return False
-        return True
+        return await insert_new(self.coll, doc)
 
     async def undecreed(self, program: str, period: str) -> list[Document]:
         return await self.coll.find({"program": program, "period": period, "decree_id": None},
@@ -79,11 +75,8 @@ class StatusStore:
         matched = await self.coll.update_one(
             {"_id": nik, "programs.decree_id": {"$ne": programme["decree_id"]}},
             {"$set": {"name_key": name_key, "region_code": region_code}, "$push": {"programs": programme}})
-        if not matched:
-            try:
-                await self.coll.insert_one({"_id": nik, "name_key": name_key, "region_code": region_code,
-                                            "programs": [programme]})
-            except DuplicateKey:
-                pass  # already holds this decree
+        if not matched:  # a first decree for this person, or this decree already listed
+            await insert_new(self.coll, {"_id": nik, "name_key": name_key, "region_code": region_code,
+                                         "programs": [programme]})
 
 

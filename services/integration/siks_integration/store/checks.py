@@ -1,6 +1,6 @@
 """Check results in MongoDB, one document per proposal (_id = proposal id)."""
 
-from siks_kit.store import Collection, Database, Document, DuplicateKey
+from siks_kit.store import Collection, Database, Document, insert_new
 
 
 class CheckStore:
@@ -17,8 +17,4 @@ class CheckStore:
         return await self.coll.find_one({"_id": proposal_id}, {"_id": 1}) is not None
 
     async def add(self, doc: Document) -> bool:
-        try:
-            await self.coll.insert_one(doc)
-        except DuplicateKey:
-            return False
-        return True
+        return await insert_new(self.coll, doc)

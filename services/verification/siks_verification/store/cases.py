@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from siks_kit.store import Collection, Database, Document, DuplicateKey
+from siks_kit.store import Collection, Database, Document, insert_new
 
 
 class CaseStore:
@@ -17,11 +17,7 @@ class CaseStore:
 
     async def open(self, doc: Document) -> bool:
         """Opens the case; False when it is already open (a redelivered proposal)."""
-        try:
-            await self.coll.insert_one(doc)
-        except DuplicateKey:
-            return False
-        return True
+        return await insert_new(self.coll, doc)
 
     async def record_checks(self, case_id: str, event_id: str, fields: dict[str, Any]) -> bool:
         return await self.coll.update_one({"_id": case_id, "seen": {"$ne": event_id}},
