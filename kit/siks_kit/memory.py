@@ -1,18 +1,17 @@
 """Unit-test fakes behind the same interfaces as the real adapters. Only tests import this
 module; production images do not carry mongomock."""
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import mongomock
 from pymongo import ReturnDocument
 
-from .store import Collection, DuplicateKey, _noop
+from .store import Collection, DuplicateKey, WriteHook, _noop, adds_outbox
 from .transport import RecordCallback
 
 
 class MemoryCollection:
-    def __init__(self, raw, on_write: Callable[[], None]) -> None:
+    def __init__(self, raw, on_write: WriteHook) -> None:
         self._raw, self._on_write, self.name = raw, on_write, raw.name
 
     async def insert_one(self, doc) -> None:
@@ -20,7 +19,8 @@ class MemoryCollection:
             self._raw.insert_one(doc)
         except mongomock.DuplicateKeyError as exc:
             raise DuplicateKey(str(doc.get("_id"))) from exc
-        self._on_write()
+        if adds_outbox(doc):
+            self._on_write(self.name, doc["_id"])
 
     async def find_one(self, filter, projection=None):
         return self._raw.find_one(filter, projection)
@@ -33,9 +33,12 @@ class MemoryCollection:
 
     async def update_one(self, filter, update) -> bool:
         matched = self._raw.update_one(filter, update).matched_count > 0
-        if matched:
-            self._on_write()
+        if matched and adds_outbox(update):
+            self._on_write(self.name, filter["_id"])
         return matched
+
+    async def delete_one(self, filter) -> bool:
+        return self._raw.delete_one(filter).deleted_count > 0
 
     async def count(self, filter) -> int:
         return self._raw.count_documents(filter)
@@ -50,12 +53,12 @@ class MemoryCollection:
 
 
 class MemoryDatabase:
-    def __init__(self, on_write: Callable[[], None] = _noop) -> None:
+    def __init__(self, on_write: WriteHook = _noop) -> None:
         self._db = mongomock.MongoClient(tz_aware=True)["memory"]
         self.on_write = on_write
 
     def collection(self, name: str) -> Collection:
-        return MemoryCollection(self._db[name], lambda: self.on_write())
+        return MemoryCollection(self._db[name], lambda c, i: self.on_write(c, i))
 
     async def ping(self) -> bool:
         return True

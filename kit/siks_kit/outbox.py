@@ -28,22 +28,25 @@ def outbox_entry(envelope: Envelope, key: str) -> dict[str, Any]:
             "value": envelope.model_dump_json()}
 
 
-def push_outbox(*entries: dict[str, Any]) -> dict[str, Any]:
-    """The `$push` clause that appends entries in order within the same update."""
-    return {"outbox": {"$each": list(entries)}}
-
-
 class OutboxRelay:
+    """Publishes what the outbox arrays hold. The store tells it which document it just wrote
+    (a hint, looked up by _id); a periodic sweep finds the rest: entries left by a crash, by a
+    replica that stopped, or written while Kafka was away."""
+
     def __init__(self, collections: Sequence[Collection], transport: Transport,
-                 poll_seconds: float = 0.5, batch: int = 200) -> None:
-        self._collections, self._transport = list(collections), transport
-        self._poll, self._batch = poll_seconds, batch
+                 sweep_seconds: float = 5.0, batch: int = 200, parallel: int = 16) -> None:
+        self._by_name = {c.name: c for c in collections}
+        self._hints: dict[str, set[Any]] = {name: set() for name in self._by_name}
+        self._transport, self._sweep_seconds, self._batch = transport, sweep_seconds, batch
+        self._parallel = asyncio.Semaphore(parallel)
         self._wake = asyncio.Event()
         self.published = 0
 
-    def notify(self) -> None:
-        """Called after every store write: there may be something to publish now."""
-        self._wake.set()
+    def notify(self, collection: str, doc_id: Any) -> None:
+        """Called by the store after a write that added outbox entries to a document."""
+        if collection in self._hints:
+            self._hints[collection].add(doc_id)
+            self._wake.set()
 
     async def _publish(self, entry: dict[str, Any]) -> None:
         env = Envelope.model_validate_json(entry["value"])
@@ -54,35 +57,60 @@ class OutboxRelay:
         finally:
             tracing.detach(token)
 
-    async def drain_once(self) -> int:
-        """Publishes every pending entry once; returns how many went out."""
-        sent = 0
-        for coll in self._collections:
-            docs = await coll.find(PENDING, limit=self._batch, projection={"outbox": 1})
-            for doc in docs:
-                entries = doc.get("outbox", [])
-                for entry in entries:  # in order: events of one aggregate keep their order
-                    await self._publish(entry)
-                # $pullAll of the exact entries read: FerretDB 1.x ignores $pull with a condition.
-                await coll.update_one({"_id": doc["_id"]}, {"$pullAll": {"outbox": entries}})
-                sent += len(entries)
+    async def _drain_document(self, coll: Collection, doc: dict[str, Any]) -> int:
+        entries = doc.get("outbox", [])
+        async with self._parallel:  # documents side by side; within one, strictly in order
+            for entry in entries:
+                await self._publish(entry)
+        # $pullAll of the exact entries read: FerretDB 1.x ignores $pull with a condition,
+        # and entries appended meanwhile stay for the next round.
+        await coll.update_one({"_id": doc["_id"]}, {"$pullAll": {"outbox": entries}})
+        return len(entries)
+
+    async def _drain(self, coll: Collection, docs: list[dict[str, Any]]) -> int:
+        sent = sum(await asyncio.gather(*(self._drain_document(coll, d) for d in docs if d)))
         self.published += sent
         return sent
 
+    async def drain_hinted(self) -> int:
+        sent = 0
+        for name, ids in self._hints.items():
+            if not ids:
+                continue
+            self._hints[name] = set()
+            coll = self._by_name[name]
+            docs = await asyncio.gather(*(coll.find_one({"_id": i, **PENDING}, {"outbox": 1}) for i in ids))
+            sent += await self._drain(coll, list(docs))
+        return sent
+
+    async def sweep(self) -> int:
+        sent = 0
+        for coll in self._by_name.values():
+            while docs := await coll.find(PENDING, limit=self._batch, projection={"outbox": 1}):
+                sent += await self._drain(coll, docs)
+        return sent
+
+    async def drain_once(self) -> int:
+        """Publishes every pending entry once; returns how many went out."""
+        return await self.drain_hinted() + await self.sweep()
+
     async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_sweep = 0.0
         while True:
-            self._wake.clear()
             try:
-                sent = await self.drain_once()
+                await self.drain_hinted()
+                if loop.time() >= next_sweep:
+                    await self.sweep()
+                    next_sweep = loop.time() + self._sweep_seconds
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("outbox relay failed; retrying")
-                sent = 0
                 await asyncio.sleep(1.0)
-            if sent:
-                continue
+                next_sweep = 0.0  # hints may be lost with the failure: sweep next round
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
+                await asyncio.wait_for(self._wake.wait(), timeout=max(0.0, next_sweep - loop.time()))
             except TimeoutError:
                 pass
+            self._wake.clear()

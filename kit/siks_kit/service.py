@@ -74,7 +74,7 @@ def create_service_app(
         bus = transport or KafkaTransport(settings.kafka_bootstrap, spec.name, provider)
         deps = make_deps(db, clock, settings)
         relay = OutboxRelay([db.collection(n) for n in spec.outbox_collections], bus,
-                            poll_seconds=settings.outbox_poll_seconds)
+                            sweep_seconds=settings.outbox_sweep_seconds)
         db.on_write = relay.notify
         consumer = Consumer(spec.name, bus, make_handlers(deps))
         for topic in sorted({topic_of(t) for t in spec.consumes}):

@@ -2,7 +2,8 @@
 
 MongoCollection speaks to a real MongoDB-wire server (PyMongo's AsyncMongoClient); the
 MemoryDatabase fake (siks_kit.memory) serves unit tests. One shared test suite runs both.
-Every write calls `on_write` so the outbox relay wakes without polling.
+A write that adds outbox entries calls `on_write(collection, _id)`, so the relay publishes
+that document at once, by _id, without scanning for work.
 """
 
 from collections.abc import Callable, Mapping, Sequence
@@ -27,6 +28,7 @@ class Collection(Protocol):
     async def find(self, filter: Mapping[str, Any], *, sort: Sort | None = None, limit: int = 0,
                    skip: int = 0, projection: Mapping[str, Any] | None = None) -> list[Document]: ...
     async def update_one(self, filter: Mapping[str, Any], update: Mapping[str, Any]) -> bool: ...
+    async def delete_one(self, filter: Mapping[str, Any]) -> bool: ...
     async def count(self, filter: Mapping[str, Any]) -> int: ...
     async def create_index(self, keys: Sort, *, unique: bool = False, name: str | None = None) -> None: ...
     async def increment(self, counter_id: str) -> int: ...  # atomic; 1 on first use
@@ -47,12 +49,20 @@ async def insert_new(coll: Collection, doc: Document) -> bool:
     return True
 
 
-def _noop() -> None:
+def _noop(collection: str, doc_id: Any) -> None:
     pass
 
 
+def adds_outbox(change: Mapping[str, Any]) -> bool:
+    """True for a new document with outbox entries, or an update that pushes some."""
+    return bool(change.get("outbox")) or "outbox" in change.get("$push", {})
+
+
+WriteHook = Callable[[str, Any], None]
+
+
 class MongoCollection:
-    def __init__(self, raw: Any, on_write: Callable[[], None]) -> None:
+    def __init__(self, raw: Any, on_write: WriteHook) -> None:
         self._raw, self._on_write, self.name = raw, on_write, raw.name
 
     async def insert_one(self, doc: Document) -> None:
@@ -60,7 +70,8 @@ class MongoCollection:
             await self._raw.insert_one(doc)
         except _MongoDuplicateKey as exc:
             raise DuplicateKey(str(doc.get("_id"))) from exc
-        self._on_write()
+        if adds_outbox(doc):
+            self._on_write(self.name, doc["_id"])
 
     async def find_one(self, filter, projection=None):
         return await self._raw.find_one(filter, projection)
@@ -73,9 +84,12 @@ class MongoCollection:
 
     async def update_one(self, filter, update) -> bool:
         result = await self._raw.update_one(filter, update)
-        if result.matched_count:
-            self._on_write()
+        if result.matched_count and adds_outbox(update):
+            self._on_write(self.name, filter["_id"])
         return result.matched_count > 0
+
+    async def delete_one(self, filter) -> bool:
+        return (await self._raw.delete_one(filter)).deleted_count > 0
 
     async def count(self, filter) -> int:
         return await self._raw.count_documents(filter)
@@ -90,14 +104,14 @@ class MongoCollection:
 
 
 class MongoDatabase:
-    def __init__(self, url: str, name: str, on_write: Callable[[], None] = _noop) -> None:
+    def __init__(self, url: str, name: str, on_write: WriteHook = _noop) -> None:
         # tz_aware: datetimes come back with UTC attached, as the domain expects.
         self._client: AsyncMongoClient = AsyncMongoClient(url, tz_aware=True, serverSelectionTimeoutMS=5000)
         self._db = self._client[name]
         self.on_write = on_write
 
     def collection(self, name: str) -> Collection:
-        return MongoCollection(self._db[name], lambda: self.on_write())
+        return MongoCollection(self._db[name], lambda c, i: self.on_write(c, i))
 
     async def ping(self) -> bool:
         await self._client.admin.command("ping")

@@ -6,7 +6,7 @@ from siks_contracts.events import HouseholdRegistered
 from siks_kit import tracing
 from siks_kit.memory import MemoryDatabase, MemoryTransport
 from siks_kit.outbox import OutboxRelay, outbox_entry
-from siks_kit.testing import envelope
+from siks_kit.testing import await_for, envelope
 
 
 def _registered(n: int) -> Envelope:
@@ -36,18 +36,30 @@ async def test_outbox_entry_keeps_the_writers_trace_and_relay_continues_it():
     assert stored is not None and stored.traceparent.split("-")[1] == f"{trace_id:032x}"
 
 
-async def test_relay_wakes_on_write_without_waiting_for_the_poll():
+async def test_relay_wakes_on_write_without_waiting_for_the_sweep():
     db, bus = MemoryDatabase(), MemoryTransport()
     coll = db.collection("households")
-    relay = OutboxRelay([coll], bus, poll_seconds=30)
+    relay = OutboxRelay([coll], bus, sweep_seconds=30)
     db.on_write = relay.notify
     task = asyncio.create_task(relay.run())
     try:
+        await asyncio.sleep(0)  # let the first sweep (of an empty store) pass
         await coll.insert_one({"_id": "h2", "outbox": [outbox_entry(_registered(1), "h2")]})
-        for _ in range(500):
-            if bus.published:
-                break
-            await asyncio.sleep(0.01)
-        assert len(bus.published) == 1
+        await coll.update_one({"_id": "h2"}, {"$push": {"outbox": outbox_entry(_registered(2), "h2")}})
+        await await_for(lambda: _count(bus, 2), "both events published")
+        assert [r.key for r in bus.published] == ["h2", "h2"]
     finally:
         task.cancel()
+
+
+async def _count(bus, n):
+    return len(bus.published) >= n
+
+
+async def test_sweep_finds_entries_no_hint_announced():
+    db, bus = MemoryDatabase(), MemoryTransport()
+    coll = db.collection("households")  # written before the relay existed: a crash, say
+    await coll.insert_one({"_id": "h3", "outbox": [outbox_entry(_registered(1), "h3")]})
+    relay = OutboxRelay([coll], bus)
+    assert await relay.drain_hinted() == 0
+    assert await relay.sweep() == 1 and bus.published[0].key == "h3"

@@ -16,7 +16,7 @@ async def coll(request):
         db = MongoDatabase(request.getfixturevalue("mongo_url"), "siks_test_contract")
     c = db.collection(f"c_{uuid.uuid4().hex[:8]}")
     writes = []
-    db.on_write = lambda: writes.append(1)
+    db.on_write = lambda name, doc_id: writes.append(doc_id)
     c.writes = writes
     yield c
     await db.close()
@@ -73,9 +73,18 @@ async def test_increment_is_one_then_two(coll):
     assert [await coll.increment("seq"), await coll.increment("seq")] == [1, 2]
 
 
-async def test_every_write_notifies_and_reads_do_not(coll):
-    await coll.insert_one({"_id": "w"})
-    await coll.update_one({"_id": "w"}, {"$set": {"a": 1}})
-    await coll.update_one({"_id": "missing"}, {"$set": {"a": 1}})
+async def test_writes_that_add_outbox_entries_name_their_document(coll):
+    await coll.insert_one({"_id": "w", "outbox": [{"event_id": "e"}]})
+    await coll.insert_one({"_id": "quiet"})
+    await coll.update_one({"_id": "quiet"}, {"$set": {"a": 1}})
+    await coll.update_one({"_id": "quiet"}, {"$push": {"outbox": {"event_id": "f"}}})
+    await coll.update_one({"_id": "missing"}, {"$push": {"outbox": {"event_id": "g"}}})
     await coll.find_one({"_id": "w"})
-    assert len(coll.writes) == 2
+    assert coll.writes == ["w", "quiet"]
+
+
+async def test_delete_one_reports_whether_it_deleted(coll):
+    await coll.insert_one({"_id": "n1", "household_id": "h1"})
+    assert not await coll.delete_one({"_id": "n1", "household_id": "h2"})
+    assert await coll.delete_one({"_id": "n1", "household_id": "h1"})
+    assert await coll.find_one({"_id": "n1"}) is None

@@ -19,7 +19,7 @@ from siks_kit.tracing import current_trace_context
 from .commands import RegisterHousehold, SubmitProposal
 from .domain import household as hh
 from .domain.proposal import DECREED, OPEN_STATUSES, SUBMITTED, WindowClosed, require_open_window
-from .store.repositories import HouseholdStore, ProposalStore
+from .store.repositories import HouseholdStore, NikClaims, ProposalStore
 
 SERVICE = "registry"
 
@@ -28,12 +28,14 @@ SERVICE = "registry"
 class RegistryDeps:
     households: HouseholdStore
     proposals: ProposalStore
+    niks: NikClaims
     clock: Clock
     calendar: Calendar
 
     @classmethod
     def build(cls, db: Database, clock: Clock, calendar: Calendar) -> "RegistryDeps":
-        return cls(HouseholdStore(db), ProposalStore(db), clock, calendar)
+        households = HouseholdStore(db)
+        return cls(households, ProposalStore(db), NikClaims(db, households), clock, calendar)
 
     async def prepare(self) -> None:
         await self.households.prepare()
@@ -53,18 +55,21 @@ async def register_household(deps: RegistryDeps, actor: Actor, cmd: RegisterHous
     except hh.HouseholdRuleBroken as exc:
         raise Problem(422, str(exc)) from None
     niks = [m.nik for m in cmd.members]
-    if existing := await deps.households.holding_any_nik(niks):
-        raise Conflict("a member is already registered in another household",
-                       household_id=existing["_id"])
-    now = deps.clock.now()
     household_id = str(uuid4())
+    if holder := await deps.niks.claim(niks, household_id):
+        raise Conflict("a member is already registered in another household", household_id=holder)
+    now = deps.clock.now()
     doc = {"_id": household_id, "version": 1, "status": hh.REGISTERED, **cmd.model_dump(mode="json"),
            "programs": [], "documents": [], "created_at": now, "updated_at": now, "created_by": actor.sub,
            "seen": []}
     event = _event(HouseholdRegistered(household_id=household_id, region_code=cmd.region_code,
                                        member_count=len(cmd.members), version=1), actor, cmd.region_code, now)
     doc["outbox"] = [outbox_entry(event, household_id)]
-    await deps.households.add(doc)
+    try:
+        await deps.households.add(doc)
+    except BaseException:
+        await deps.niks.release(niks, household_id)
+        raise
     return public_household(doc)
 
 

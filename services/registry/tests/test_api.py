@@ -154,3 +154,22 @@ def test_operational_endpoints(env):
     assert doc["asyncapi"].startswith("3.") and "siks_registry_proposals_v1" in doc["channels"]
     schedule = client.get("/v1/schedule").json()
     assert [w["open"] for w in schedule["windows"]] == [False, True]
+
+
+def test_a_claim_left_by_a_dead_registration_does_not_block_the_person(env):
+    client, db, _, _ = env
+    db.collection("nik_claims")._raw.insert_one({"_id": "3204052609800001", "household_id": "never-stored"})
+    resp = client.post("/v1/households", json=household(), headers=auth())
+    assert resp.status_code == 201
+    claim = db.collection("nik_claims")._raw.find_one({"_id": "3204052609800001"})
+    assert claim["household_id"] == resp.json()["id"]
+
+
+def test_a_refused_household_leaves_no_claims(env):
+    client, db, _, _ = env
+    assert client.post("/v1/households", json=household(), headers=auth()).status_code == 201
+    members = [{"nik": "3204051306000001", "name": "Joko", "sex": "M", "birth_date": "2000-06-13", "relation": "head"},
+               household()["members"][1]]  # Joko is claimed first, then the spouse collides
+    resp = client.post("/v1/households", json=household(kk_number="3204050911230002", members=members), headers=auth())
+    assert resp.status_code == 409
+    assert db.collection("nik_claims")._raw.find_one({"_id": "3204051306000001"}) is None

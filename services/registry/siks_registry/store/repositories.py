@@ -3,7 +3,7 @@
 import re
 from typing import Any
 
-from siks_kit.store import Collection, Database, Document
+from siks_kit.store import Collection, Database, Document, insert_new
 
 
 class HouseholdStore:
@@ -20,8 +20,8 @@ class HouseholdStore:
     async def get(self, household_id: str) -> Document | None:
         return await self.coll.find_one({"_id": household_id}, {"outbox": 0, "seen": 0})
 
-    async def holding_any_nik(self, niks: list[str]) -> Document | None:
-        return await self.coll.find_one({"members.nik": {"$in": niks}}, {"_id": 1})
+    async def exists(self, household_id: str) -> bool:
+        return await self.coll.find_one({"_id": household_id}, {"_id": 1}) is not None
 
     async def search(self, *, nik: str | None, region_prefix: str | None, q: str | None,
                      limit: int, skip: int) -> list[Document]:
@@ -65,3 +65,40 @@ class ProposalStore:
     async def set_status(self, proposal_id: str, status: str, expected: str, at: Any) -> bool:
         return await self.coll.update_one({"_id": proposal_id, "status": expected},
                                           {"$set": {"status": status, "updated_at": at}})
+
+
+class NikClaims:
+    """One person, one household: a NIK is claimed (_id = NIK) before its household is stored.
+
+    An insert under the NIK is atomic on any MongoDB-wire server, so two operators entering
+    the same person at once cannot both win, and the check is an _id lookup, not a scan."""
+
+    def __init__(self, db: Database, households: HouseholdStore) -> None:
+        self.coll: Collection = db.collection("nik_claims")
+        self._households = households
+
+    async def claim(self, niks: list[str], household_id: str) -> str | None:
+        """Claims every NIK for the household; on conflict releases them and names the holder."""
+        taken: list[str] = []
+        for nik in niks:
+            holder = await self._claim_one(nik, household_id)
+            if holder is not None:
+                await self.release(taken, household_id)
+                return holder
+            taken.append(nik)
+        return None
+
+    async def _claim_one(self, nik: str, household_id: str) -> str | None:
+        if await insert_new(self.coll, {"_id": nik, "household_id": household_id}):
+            return None
+        current = await self.coll.find_one({"_id": nik})
+        holder = current["household_id"] if current else None
+        if holder and not await self._households.exists(holder):
+            # A claim left by a registration that died before storing its household.
+            if await self.coll.update_one({"_id": nik, "household_id": holder}, {"$set": {"household_id": household_id}}):
+                return None
+        return holder or await self._claim_one(nik, household_id)
+
+    async def release(self, niks: list[str], household_id: str) -> None:
+        for nik in niks:
+            await self.coll.delete_one({"_id": nik, "household_id": household_id})
