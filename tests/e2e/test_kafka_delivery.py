@@ -30,9 +30,10 @@ async def _records(topic: str, match, deadline_s: float = 30.0, want: int = 1) -
             found += [r for rs in batch.values() for r in rs if match(r)]
         # drain to the end so a late duplicate would be seen too
         ends = await consumer.end_offsets(list(consumer.assignment()))
-        while any((await consumer.position(tp)) < off for tp, off in ends.items()):
-            batch = await consumer.getmany(timeout_ms=500)
-            found += [r for rs in batch.values() for r in rs if match(r)]
+        for tp, end_offset in ends.items():
+            while await consumer.position(tp) < end_offset and loop.time() < end + deadline_s:
+                batch = await consumer.getmany(tp, timeout_ms=500)
+                found += [r for rs in batch.values() for r in rs if match(r)]
     finally:
         await consumer.stop()
     return found
