@@ -21,7 +21,7 @@ class ServiceSettings(BaseSettings):
     now_anchor: float | None = Field(default=None, description="unix time at which SIKS_NOW held")
     log_level: str = "info"
     schedule_file: str | None = None
-    outbox_sweep_seconds: float = 5.0  # the safety net; writes wake the relay at once
+    outbox_sweep_seconds: float = 60.0  # the safety net; writes wake the relay at once
 
     def signing_secret(self) -> str:
         if self.jwt_secret:

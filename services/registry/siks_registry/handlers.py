@@ -7,7 +7,13 @@ from uuid import uuid4
 from siks_contracts.actor import Actor
 from siks_contracts.enums import ProposalKind, Role
 from siks_contracts.envelope import Envelope, new_envelope
-from siks_contracts.events import DecreeIssued, HouseholdRegistered, HouseholdSnapshot, ProposalSubmitted
+from siks_contracts.events import (
+    CaseStageChanged,
+    DecreeIssued,
+    HouseholdRegistered,
+    HouseholdSnapshot,
+    ProposalSubmitted,
+)
 from siks_contracts.schedule import Calendar
 from siks_kit.auth import require_role, require_scope
 from siks_kit.clock import Clock
@@ -18,7 +24,7 @@ from siks_kit.tracing import current_trace_context
 
 from .commands import RegisterHousehold, SubmitProposal
 from .domain import household as hh
-from .domain.proposal import DECREED, OPEN_STATUSES, SUBMITTED, WindowClosed, require_open_window
+from .domain.proposal import CLOSING_STAGES, DECREED, SUBMITTED, WindowClosed, require_open_window
 from .store.repositories import HouseholdStore, NikClaims, ProposalStore
 
 SERVICE = "registry"
@@ -60,7 +66,7 @@ async def register_household(deps: RegistryDeps, actor: Actor, cmd: RegisterHous
         raise Conflict("a member is already registered in another household", household_id=holder)
     now = deps.clock.now()
     doc = {"_id": household_id, "version": 1, "status": hh.REGISTERED, **cmd.model_dump(mode="json"),
-           "programs": [], "documents": [], "created_at": now, "updated_at": now, "created_by": actor.sub,
+           "programs": [], "open_proposals": {}, "documents": [], "created_at": now, "updated_at": now, "created_by": actor.sub,
            "seen": []}
     event = _event(HouseholdRegistered(household_id=household_id, region_code=cmd.region_code,
                                        member_count=len(cmd.members), version=1), actor, cmd.region_code, now)
@@ -98,9 +104,8 @@ async def submit_proposal(deps: RegistryDeps, actor: Actor, cmd: SubmitProposal)
     except WindowClosed as exc:
         raise Conflict(str(exc), next_opening=exc.next_opening.isoformat() if exc.next_opening else None,
                        program=str(cmd.program)) from None
-    if await deps.proposals.open_for(cmd.household_id, cmd.program.value, OPEN_STATUSES):
-        raise Conflict(f"household already has an open {cmd.program} proposal")
     proposal_id = str(uuid4())
+    await _reserve(deps, household, cmd.program.value, proposal_id)
     snapshot = HouseholdSnapshot(household_id=household["_id"], kk_number=household["kk_number"],
                                  region_code=household["region_code"], members=household["members"])
     event = _event(ProposalSubmitted(proposal_id=proposal_id, household_id=cmd.household_id, kind=cmd.kind,
@@ -112,8 +117,24 @@ async def submit_proposal(deps: RegistryDeps, actor: Actor, cmd: SubmitProposal)
            # The trace a human step days later will link back to.
            "origin_trace": (current_trace_context().model_dump() if current_trace_context() else None),
            "outbox": [outbox_entry(event, proposal_id)]}
-    await deps.proposals.add(doc)
+    try:
+        await deps.proposals.add(doc)
+    except BaseException:
+        await deps.households.release_program(cmd.household_id, cmd.program.value, proposal_id)
+        raise
     return public_proposal(doc)
+
+
+async def _reserve(deps: RegistryDeps, household: dict[str, Any], program: str, proposal_id: str) -> None:
+    """Takes the household's one open slot for the programme, or says which proposal holds it."""
+    if await deps.households.reserve_program(household["_id"], program, proposal_id):
+        return
+    holder_id = (household.get("open_proposals") or {}).get(program)
+    holder = await deps.proposals.get(holder_id) if holder_id else None
+    if holder is None and holder_id and await deps.households.reserve_program(
+            household["_id"], program, proposal_id, replacing=holder_id):
+        return  # the slot was left by a submission that died before storing its proposal
+    raise Conflict(f"household already has an open {program} proposal", proposal_id=holder_id)
 
 
 def public_proposal(doc: dict[str, Any]) -> dict[str, Any]:
@@ -136,4 +157,19 @@ async def on_decree_issued(deps: RegistryDeps, envelope: Envelope, decree: Decre
                  "decree_id": decree.decree_id}
     for b in decree.beneficiaries:
         await deps.households.apply_decree(b.household_id, envelope.event_id, programme, hh.BENEFICIARY, now)
-        await deps.proposals.set_status(b.proposal_id, DECREED, SUBMITTED, now)
+        await _close(deps, b.proposal_id, DECREED, now)
+
+
+async def on_case_stage_changed(deps: RegistryDeps, envelope: Envelope, case: CaseStageChanged) -> None:
+    """A returned or rejected case closes its proposal, so the operator may propose again."""
+    if case.stage in CLOSING_STAGES:
+        await _close(deps, case.proposal_id, case.stage.value, deps.clock.now())
+
+
+async def _close(deps: RegistryDeps, proposal_id: str, status: str, now) -> None:
+    # Both writes are conditional, so a redelivered event matches nothing the second time.
+    proposal = await deps.proposals.get(proposal_id)
+    if proposal is None:
+        return
+    await deps.proposals.set_status(proposal_id, status, SUBMITTED, now)
+    await deps.households.release_program(proposal["household_id"], proposal["program"], proposal_id)

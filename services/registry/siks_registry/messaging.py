@@ -1,6 +1,6 @@
 """What the registry says and hears on Kafka (subscribers are wired by siks_kit.service)."""
 
-from siks_contracts.events import type_of, DecreeIssued, HouseholdRegistered, ProposalSubmitted
+from siks_contracts.events import CaseStageChanged, DecreeIssued, HouseholdRegistered, ProposalSubmitted, type_of
 from siks_kit.consumer import Handler
 from siks_kit.service import ServiceSpec
 
@@ -12,10 +12,13 @@ SPEC = ServiceSpec(
     version="1.0.0",
     description="Households, members, documents and proposals (usulan) entered by village operators.",
     publishes=[type_of(HouseholdRegistered), type_of(ProposalSubmitted)],
-    consumes=[type_of(DecreeIssued)],
+    consumes=[type_of(DecreeIssued), type_of(CaseStageChanged)],
     outbox_collections=["households", "proposals"],
 )
 
 
 def subscriptions(deps: RegistryDeps) -> dict[str, Handler]:
-    return {type_of(DecreeIssued): lambda env, payload: handlers.on_decree_issued(deps, env, payload)}
+    return {
+        type_of(DecreeIssued): lambda env, payload: handlers.on_decree_issued(deps, env, payload),
+        type_of(CaseStageChanged): lambda env, payload: handlers.on_case_stage_changed(deps, env, payload),
+    }

@@ -8,9 +8,10 @@ from siks_contracts import topics
 from siks_contracts.enums import Role
 from siks_kit.auth import issue_token
 from siks_kit.clock import FixedClock
-from siks_kit.memory import MemoryDatabase, MemoryTransport
+from siks_contracts.events import CaseStageChanged
+from siks_kit.memory import MemoryDatabase, MemoryTransport, Record
 from siks_kit.settings import DEVELOPMENT_JWT_SECRET
-from siks_kit.testing import wait_for
+from siks_kit.testing import envelope, wait_for
 from siks_registry.bootstrap import build_app
 
 VILLAGE = "32.04.05.2001"
@@ -173,3 +174,19 @@ def test_a_refused_household_leaves_no_claims(env):
     resp = client.post("/v1/households", json=household(kk_number="3204050911230002", members=members), headers=auth())
     assert resp.status_code == 409
     assert db.collection("nik_claims")._raw.find_one({"_id": "3204051306000001"}) is None
+
+
+def test_a_returned_case_reopens_the_programme_slot(env):
+    client, _, bus, _ = env
+    hid = client.post("/v1/households", json=household(), headers=auth()).json()["id"]
+    first = client.post("/v1/proposals", json={"household_id": hid, "kind": "dtks_new", "program": "PKH"},
+                        headers=auth()).json()
+    returned = CaseStageChanged(proposal_id=first["id"], household_id=hid, program="PKH", region_code=VILLAGE,
+                                stage="returned", at=IN_WINDOW, reason_code="tidak_padan")
+    record = envelope(returned).model_dump_json().encode()
+    for _ in range(2):  # redelivered: the second changes nothing
+        client.portal.call(bus.deliver, Record(topics.CASES, "k", record, {}))
+    assert client.get(f"/v1/proposals/{first['id']}", headers=auth()).json()["status"] == "returned"
+    again = client.post("/v1/proposals", json={"household_id": hid, "kind": "dtks_new", "program": "PKH"},
+                        headers=auth())
+    assert again.status_code == 201 and again.json()["id"] != first["id"]

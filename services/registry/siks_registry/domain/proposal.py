@@ -2,12 +2,13 @@
 
 from datetime import datetime
 
-from siks_contracts.enums import Program, ProposalKind
+from siks_contracts.enums import Program, ProposalKind, Stage
 from siks_contracts.schedule import Calendar
 
 SUBMITTED = "submitted"
 DECREED = "decreed"
-OPEN_STATUSES = (SUBMITTED,)
+# Verification stages that end a proposal before any decree: the operator may propose again.
+CLOSING_STAGES = frozenset({Stage.RETURNED, Stage.REJECTED})
 
 
 class WindowClosed(Exception):

@@ -35,6 +35,17 @@ class HouseholdStore:
         return await self.coll.find(filter, sort=[("_id", 1)], limit=limit, skip=skip,
                                     projection={"outbox": 0, "seen": 0})
 
+    async def reserve_program(self, household_id: str, program: str, proposal_id: str,
+                              replacing: str | None = None) -> bool:
+        """One open proposal per programme, held on the household itself: an _id update, no scan."""
+        slot = f"open_proposals.{program}"
+        condition = {slot: replacing} if replacing else {slot: {"$exists": False}}
+        return await self.coll.update_one({"_id": household_id, **condition}, {"$set": {slot: proposal_id}})
+
+    async def release_program(self, household_id: str, program: str, proposal_id: str) -> bool:
+        slot = f"open_proposals.{program}"
+        return await self.coll.update_one({"_id": household_id, slot: proposal_id}, {"$unset": {slot: ""}})
+
     async def apply_decree(self, household_id: str, event_id: str, programme: dict[str, Any],
                            status: str, at: Any) -> bool:
         """Idempotent: the event id is recorded in the same write, so a redelivery matches nothing."""
@@ -50,17 +61,13 @@ class ProposalStore:
         self.coll: Collection = db.collection("proposals")
 
     async def prepare(self) -> None:
-        await self.coll.create_index([("household_id", 1), ("program", 1), ("status", 1)])
+        await self.coll.create_index([("household_id", 1)])
 
     async def add(self, doc: Document) -> None:
         await self.coll.insert_one(doc)
 
     async def get(self, proposal_id: str) -> Document | None:
         return await self.coll.find_one({"_id": proposal_id}, {"outbox": 0})
-
-    async def open_for(self, household_id: str, program: str, statuses: tuple[str, ...]) -> Document | None:
-        return await self.coll.find_one({"household_id": household_id, "program": program,
-                                         "status": {"$in": list(statuses)}}, {"_id": 1})
 
     async def set_status(self, proposal_id: str, status: str, expected: str, at: Any) -> bool:
         return await self.coll.update_one({"_id": proposal_id, "status": expected},
