@@ -1,6 +1,7 @@
 """The one place that picks concrete adapters; tests pass fakes in."""
 
 import httpx
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from fastapi import FastAPI
 from siks_kit.clock import Clock
 from siks_kit.service import create_service_app
@@ -20,10 +21,11 @@ def build_app(settings: Settings | None = None, *, database: Database | None = N
     settings = settings or Settings()
 
     def make_deps(db: Database, clk: Clock, _s: Settings) -> IntegrationDeps:
-        outside = dukcapil or HttpDukcapil(
-            httpx.AsyncClient(base_url=settings.standins_url, timeout=settings.outside_timeout_seconds),
-            attempts=settings.outside_attempts)
-        return IntegrationDeps.build(db, clk, outside)
+        if dukcapil is not None:
+            return IntegrationDeps.build(db, clk, dukcapil)
+        client = httpx.AsyncClient(base_url=settings.standins_url, timeout=settings.outside_timeout_seconds)
+        HTTPXClientInstrumentor.instrument_client(client)  # the Dukcapil calls show in the trace
+        return IntegrationDeps.build(db, clk, HttpDukcapil(client, attempts=settings.outside_attempts))
 
     return create_service_app(SPEC, settings, routers=[router], make_deps=make_deps,
                               make_handlers=subscriptions, database=database, transport=transport, clock=clock)
