@@ -36,7 +36,7 @@ def describe(exc: ValidationError) -> str:
 
 class Consumer:
     def __init__(self, service: str, transport: Transport, handlers: dict[str, Handler],
-                 attempts: int = 3, wait_budget_seconds: float = 60.0) -> None:
+                 attempts: int = 3, wait_budget_seconds: float = 30.0) -> None:
         self._service, self._transport = service, transport
         self._handlers, self._attempts = handlers, attempts
         self._wait_budget = wait_budget_seconds

@@ -6,7 +6,9 @@ A write that adds outbox entries calls `on_write(collection, _id)`, so the relay
 that document at once, by _id, without scanning for work.
 """
 
-from collections.abc import Callable, Mapping, Sequence
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from pymongo import AsyncMongoClient, ReturnDocument
@@ -61,13 +63,44 @@ def adds_outbox(change: Mapping[str, Any]) -> bool:
 WriteHook = Callable[[str, Any], None]
 
 
+class WriteGate:
+    """Serialises one process's writes when the server is FerretDB 1.x.
+
+    FerretDB's SQLite backend applies an update as read, change, write back, without a lock:
+    two concurrent updates of one document (the relay removing published entries while a
+    handler moves a case) lose one of them, and concurrent writers get SQLITE_BUSY. SQLite
+    takes one writer at a time anyway, so queueing our writes here costs nothing and keeps
+    every conditional update atomic. MongoDB needs none of this: the gate stays open."""
+
+    def __init__(self, client: AsyncMongoClient) -> None:
+        self._client = client
+        self._lock: asyncio.Lock | None = None
+        self._decided = False
+
+    async def _needed(self) -> bool:
+        if not self._decided:
+            info = await self._client.admin.command("buildInfo")
+            self._lock = asyncio.Lock() if "ferretdbVersion" in info else None
+            self._decided = True
+        return self._lock is not None
+
+    @contextlib.asynccontextmanager
+    async def __call__(self) -> AsyncIterator[None]:
+        if await self._needed():
+            async with self._lock:  # type: ignore[union-attr]
+                yield
+        else:
+            yield
+
+
 class MongoCollection:
-    def __init__(self, raw: Any, on_write: WriteHook) -> None:
-        self._raw, self._on_write, self.name = raw, on_write, raw.name
+    def __init__(self, raw: Any, on_write: WriteHook, gate: WriteGate) -> None:
+        self._raw, self._on_write, self.name, self._gate = raw, on_write, raw.name, gate
 
     async def insert_one(self, doc: Document) -> None:
         try:
-            await self._raw.insert_one(doc)
+            async with self._gate():
+                await self._raw.insert_one(doc)
         except _MongoDuplicateKey as exc:
             raise DuplicateKey(str(doc.get("_id"))) from exc
         if adds_outbox(doc):
@@ -83,13 +116,15 @@ class MongoCollection:
         return await cursor.to_list(None)
 
     async def update_one(self, filter, update) -> bool:
-        result = await self._raw.update_one(filter, update)
+        async with self._gate():
+            result = await self._raw.update_one(filter, update)
         if result.matched_count and adds_outbox(update):
             self._on_write(self.name, filter["_id"])
         return result.matched_count > 0
 
     async def delete_one(self, filter) -> bool:
-        return (await self._raw.delete_one(filter)).deleted_count > 0
+        async with self._gate():
+            return (await self._raw.delete_one(filter)).deleted_count > 0
 
     async def count(self, filter) -> int:
         return await self._raw.count_documents(filter)
@@ -98,8 +133,9 @@ class MongoCollection:
         await self._raw.create_index(list(keys), unique=unique, **({"name": name} if name else {}))
 
     async def increment(self, counter_id: str) -> int:
-        doc = await self._raw.find_one_and_update({"_id": counter_id}, {"$inc": {"value": 1}}, upsert=True,
-                                                  return_document=ReturnDocument.AFTER)
+        async with self._gate():
+            doc = await self._raw.find_one_and_update({"_id": counter_id}, {"$inc": {"value": 1}}, upsert=True,
+                                                      return_document=ReturnDocument.AFTER)
         return doc["value"]
 
 
@@ -108,10 +144,11 @@ class MongoDatabase:
         # tz_aware: datetimes come back with UTC attached, as the domain expects.
         self._client: AsyncMongoClient = AsyncMongoClient(url, tz_aware=True, serverSelectionTimeoutMS=5000)
         self._db = self._client[name]
+        self._gate = WriteGate(self._client)
         self.on_write = on_write
 
     def collection(self, name: str) -> Collection:
-        return MongoCollection(self._db[name], lambda c, i: self.on_write(c, i))
+        return MongoCollection(self._db[name], lambda c, i: self.on_write(c, i), self._gate)
 
     async def ping(self) -> bool:
         await self._client.admin.command("ping")

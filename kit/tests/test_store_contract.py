@@ -1,6 +1,7 @@
 """One suite, two stores: the mongomock fake and a real MongoDB-wire server (FerretDB here)
 must behave alike for every operation the services rely on."""
 
+import asyncio
 import uuid
 
 import pytest
@@ -88,3 +89,11 @@ async def test_delete_one_reports_whether_it_deleted(coll):
     assert not await coll.delete_one({"_id": "n1", "household_id": "h2"})
     assert await coll.delete_one({"_id": "n1", "household_id": "h1"})
     assert await coll.find_one({"_id": "n1"}) is None
+
+
+async def test_concurrent_updates_of_one_document_are_never_lost(coll):
+    # FerretDB 1.x applies updates as read-change-write: without the write gate one of two
+    # concurrent updates vanished (the relay's outbox removal against a stage move).
+    await coll.insert_one({"_id": "race", "hits": [], "outbox": []})
+    await asyncio.gather(*(coll.update_one({"_id": "race"}, {"$push": {"hits": i}}) for i in range(60)))
+    assert sorted((await coll.find_one({"_id": "race"}))["hits"]) == list(range(60))

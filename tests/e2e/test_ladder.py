@@ -1,10 +1,12 @@
 """Point 5 of the foundation on the real stack: one household climbs the whole ladder."""
 
-from zoneinfo import ZoneInfo
+import json
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from siks_client.ladder import LadderError
 
 pytestmark = pytest.mark.stack
 VILLAGE = "33.22.01.2001"  # Tajuk, Getasan, Kab. Semarang
@@ -34,17 +36,17 @@ async def test_one_household_climbs_from_operator_to_decree_and_cek_bansos(ladde
         # The approval reaches the decree service over Kafka; draft once it is there.
         try:
             draft = await ladder.draft_decree("PKH", period)
-        except Exception as exc:  # an open draft from an earlier run: issue it first
-            if "decree_id" not in str(exc):
+        except LadderError as exc:
+            problem = json.loads(str(exc).split(": ", 1)[1])
+            if problem.get("decree_id"):  # a draft left open by someone else: issue it, go on
+                await ladder.issue_decree(problem["decree_id"])
+            elif "no approved" not in problem["detail"]:
                 raise
-            import json
-            open_id = json.loads(str(exc).split(": ", 1)[1])["decree_id"]
-            await ladder.issue_decree(open_id)
             return None
-        members = await ladder.beneficiaries(draft["id"])
-        if any(b["proposal_id"] == proposal["id"] for b in members["items"]):
+        listed = await ladder.beneficiaries(draft["id"])
+        if any(b["proposal_id"] == proposal["id"] for b in listed["items"]):
             return draft
-        await ladder.issue_decree(draft["id"])  # someone else's candidates: issue and try again
+        await ladder.issue_decree(draft["id"])  # other people's cases only: issue, try again
         return None
 
     draft = await ladder.wait_until(drafted_with_our_case, "a draft holding our approved case")

@@ -47,7 +47,9 @@ class Ladder:
     timeout: float = 30.0
 
     def __post_init__(self) -> None:
-        self.http = httpx.AsyncClient(timeout=self.timeout, limits=httpx.Limits(max_connections=64))
+        # Idle connections go before the server's 5 s keep-alive closes them under us.
+        self.http = httpx.AsyncClient(timeout=self.timeout,
+                                      limits=httpx.Limits(max_connections=64, keepalive_expiry=2.0))
 
     async def close(self) -> None:
         await self.http.aclose()

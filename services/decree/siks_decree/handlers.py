@@ -57,11 +57,17 @@ async def draft(deps: DecreeDeps, actor: Actor, cmd: DraftDecree) -> dict[str, A
     require_role(actor, Role.MENSOS)
     if existing := await deps.decrees.open_draft(cmd.program.value, cmd.period):
         raise Conflict(f"a draft for {cmd.program} {cmd.period} is already open", decree_id=existing["_id"])
-    candidates = await deps.candidates.undecreed(cmd.program.value, cmd.period)
+    decree_id = str(uuid4())
+    # Claim each candidate for this draft: a case sits in one decree, however quickly the
+    # Minister drafts again.
+    candidates = [c for c in await deps.candidates.undecreed(cmd.program.value, cmd.period)
+                  if await deps.candidates.claim(c["_id"], decree_id)]
+    if not candidates:
+        raise Conflict(f"no approved {cmd.program} cases wait for a decree in {cmd.period}")
     beneficiaries = [{"proposal_id": c["_id"], "household_id": c["household_id"], "region_code": c["region_code"],
                       "household": c["household"]} for c in candidates]
     now = deps.clock.now()
-    doc = {"_id": str(uuid4()), "program": cmd.program.value, "period": cmd.period, "status": rules.DRAFT,
+    doc = {"_id": decree_id, "program": cmd.program.value, "period": cmd.period, "status": rules.DRAFT,
            "number": None, "issued_at": None, "drafted_at": now, "drafted_by": actor.sub,
            "count": len(beneficiaries), "beneficiaries": beneficiaries,
            "content_hash": rules.content_hash(cmd.program.value, cmd.period, beneficiaries), "seen": []}
@@ -90,14 +96,13 @@ async def issue(deps: DecreeDeps, actor: Actor, decree_id: str) -> dict[str, Any
 
 
 async def on_decree_issued(deps: DecreeDeps, envelope: Envelope, d: DecreeIssued) -> None:
-    """Our own event, heard back: claim the candidates and fill the Cek Bansos index, once."""
+    """Our own event, heard back: fill the Cek Bansos index, once per decree."""
     doc = await deps.decrees.get(d.decree_id, with_members=True)
     if doc is None or envelope.event_id in doc.get("seen", []):
         return
     programme = {"program": d.program.value, "period": d.period, "decree_number": d.number,
                  "decree_id": d.decree_id, "status": "active"}
     for b in doc["beneficiaries"]:
-        await deps.candidates.claim(b["proposal_id"], d.decree_id)
         for m in b["household"]["members"]:
             await deps.status.add_programme(m["nik"], rules.normalise_name(m["name"]), b["region_code"], programme)
     await deps.decrees.mark_projected(d.decree_id, envelope.event_id)

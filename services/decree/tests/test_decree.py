@@ -94,3 +94,11 @@ def test_public_status_needs_no_token_validates_and_is_rate_limited():
         assert client.get("/v1/public/status", params=params).status_code == 200
         limited = client.get("/v1/public/status", params=params)
         assert limited.status_code == 429 and limited.json()["retry_after"] > 0
+
+
+async def test_a_second_draft_takes_no_case_of_the_first_and_an_empty_one_is_refused(world):
+    deps, consumer, db = world
+    await issue_one(deps, consumer, db)
+    with pytest.raises(Problem) as empty:
+        await handlers.draft(deps, MENSOS, DraftDecree(program="PKH", period="2026-12"))
+    assert empty.value.status == 409 and "no approved" in empty.value.detail
