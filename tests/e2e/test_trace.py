@@ -33,10 +33,13 @@ async def test_one_trace_spans_the_flow_and_carries_no_personal_data(ladder, fre
 
     async with httpx.AsyncClient(base_url=SINK) as sink:
         async def whole_trace():
+            # Each service exports in its own batches: wait until every part has arrived.
             spans = (await sink.get("/spans", params={"trace_id": trace_id})).json()["spans"]
-            back_in_verification = [s for s in spans if s["service"] == "verification" and s["kind"] == CONSUMER
-                                    and "siks.integration.checks.v1" in _texts(s)]
-            return spans if back_in_verification else None
+            consumed = {(s["service"], t) for s in spans if s["kind"] == CONSUMER for t in _texts(s)}
+            arrived = {("integration", "siks.registry.proposals.v1"),
+                       ("verification", "siks.integration.checks.v1")} <= consumed
+            submit = any(s["attributes"].get("http.route") == "/v1/proposals" for s in spans)
+            return spans if arrived and submit else None
 
         spans = await ladder.wait_until(whole_trace, "the trace to reach verification with the checks")
 
