@@ -5,7 +5,6 @@ Handlers are idempotent by construction (each state change is one conditional wr
 records the event id, or an insert under a deterministic id), so redelivery is safe.
 """
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -25,10 +24,6 @@ class Rejected(Exception):
     """A handler's verdict that this event can never apply (not a passing failure)."""
 
 
-class RetryLater(Exception):
-    """The event arrived before what it refers to (topics are not ordered with each other)."""
-
-
 def describe(exc: ValidationError) -> str:
     # Locations and messages only: the input values may be personal data.
     return "; ".join(f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}" for e in exc.errors())
@@ -36,10 +31,9 @@ def describe(exc: ValidationError) -> str:
 
 class Consumer:
     def __init__(self, service: str, transport: Transport, handlers: dict[str, Handler],
-                 attempts: int = 3, wait_budget_seconds: float = 30.0) -> None:
+                 attempts: int = 3) -> None:
         self._service, self._transport = service, transport
         self._handlers, self._attempts = handlers, attempts
-        self._wait_budget = wait_budget_seconds
         self.dead_lettered = 0
 
     def on_topic(self, topic: str) -> Callable[[bytes, dict[str, str]], Awaitable[None]]:
@@ -59,18 +53,10 @@ class Consumer:
         handler = self._handlers.get(envelope.type)
         if handler is None:
             return  # a topic carries several types; this service wants only some
-        attempt, waited, delay = 0, 0.0, 0.05
-        while True:
-            attempt += 1
+        for attempt in range(1, self._attempts + 1):
             try:
                 await handler(envelope, payload)
                 return
-            except RetryLater as exc:
-                if waited >= self._wait_budget:
-                    return await self._dead_letter(topic, value, headers, f"gave up waiting: {exc}")
-                # Back off in place: the record stays uncommitted, so nothing is lost meanwhile.
-                await asyncio.sleep(delay)
-                waited, delay = waited + delay, min(delay * 2, 2.0)
             except Rejected as exc:
                 return await self._dead_letter(topic, value, headers, f"rejected: {exc}")
             except PyMongoError:

@@ -31,11 +31,15 @@ class MemoryCollection:
             cursor = cursor.sort(list(sort))
         return list(cursor)
 
-    async def update_one(self, filter, update) -> bool:
-        matched = self._raw.update_one(filter, update).matched_count > 0
-        if matched and adds_outbox(update):
+    async def update_one(self, filter, update, *, upsert: bool = False) -> bool:
+        try:
+            result = self._raw.update_one(filter, update, upsert=upsert)
+        except mongomock.DuplicateKeyError as exc:
+            raise DuplicateKey(str(filter.get("_id"))) from exc
+        changed = result.matched_count > 0 or result.upserted_id is not None
+        if changed and adds_outbox(update):
             self._on_write(self.name, filter["_id"])
-        return matched
+        return changed
 
     async def delete_one(self, filter) -> bool:
         return self._raw.delete_one(filter).deleted_count > 0

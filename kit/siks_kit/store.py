@@ -29,7 +29,9 @@ class Collection(Protocol):
     async def find_one(self, filter: Mapping[str, Any], projection: Mapping[str, Any] | None = None) -> Document | None: ...
     async def find(self, filter: Mapping[str, Any], *, sort: Sort | None = None, limit: int = 0,
                    skip: int = 0, projection: Mapping[str, Any] | None = None) -> list[Document]: ...
-    async def update_one(self, filter: Mapping[str, Any], update: Mapping[str, Any]) -> bool: ...
+    async def update_one(self, filter: Mapping[str, Any], update: Mapping[str, Any], *, upsert: bool = False) -> bool:
+        """True when a document matched (or was created by the upsert); an upsert that collides
+        with an existing _id raises DuplicateKey."""
     async def delete_one(self, filter: Mapping[str, Any]) -> bool: ...
     async def count(self, filter: Mapping[str, Any]) -> int: ...
     async def create_index(self, keys: Sort, *, unique: bool = False, name: str | None = None) -> None: ...
@@ -115,12 +117,16 @@ class MongoCollection:
             cursor = cursor.sort(list(sort))
         return await cursor.to_list(None)
 
-    async def update_one(self, filter, update) -> bool:
-        async with self._gate():
-            result = await self._raw.update_one(filter, update)
-        if result.matched_count and adds_outbox(update):
+    async def update_one(self, filter, update, *, upsert: bool = False) -> bool:
+        try:
+            async with self._gate():
+                result = await self._raw.update_one(filter, update, upsert=upsert)
+        except _MongoDuplicateKey as exc:
+            raise DuplicateKey(str(filter.get("_id"))) from exc
+        changed = result.matched_count > 0 or result.upserted_id is not None
+        if changed and adds_outbox(update):
             self._on_write(self.name, filter["_id"])
-        return result.matched_count > 0
+        return changed
 
     async def delete_one(self, filter) -> bool:
         async with self._gate():

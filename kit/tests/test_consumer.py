@@ -2,7 +2,7 @@ import pytest
 from pymongo.errors import AutoReconnect
 from siks_contracts import topics
 from siks_contracts.events import HouseholdRegistered
-from siks_kit.consumer import Consumer, Rejected, RetryLater
+from siks_kit.consumer import Consumer, Rejected
 from siks_kit.memory import MemoryTransport
 from siks_kit.testing import envelope
 
@@ -65,19 +65,6 @@ async def test_rejected_and_repeatedly_failing_handlers_dead_letter():
     await Consumer("t", bus, {TYPE: crashes}).process(topics.HOUSEHOLDS, _record(), {})
     reasons = [r.headers["dead_letter_reason"] for r in bus.published]
     assert reasons == ["rejected: household belongs to no village", "handler failed after 3 attempts: ZeroDivisionError"]
-
-
-async def test_retry_later_waits_for_what_is_missing():
-    calls = []
-
-    async def flaky(env, payload):
-        calls.append(1)
-        if len(calls) < 3:
-            raise RetryLater("case not open yet")
-
-    bus = MemoryTransport()
-    await Consumer("t", bus, {TYPE: flaky}).process(topics.HOUSEHOLDS, _record(), {})
-    assert len(calls) == 3 and bus.published == []
 
 
 async def test_database_outage_is_not_acked_and_not_dead_lettered():

@@ -97,3 +97,12 @@ async def test_concurrent_updates_of_one_document_are_never_lost(coll):
     await coll.insert_one({"_id": "race", "hits": [], "outbox": []})
     await asyncio.gather(*(coll.update_one({"_id": "race"}, {"$push": {"hits": i}}) for i in range(60)))
     assert sorted((await coll.find_one({"_id": "race"}))["hits"]) == list(range(60))
+
+
+async def test_upsert_creates_once_and_then_collides_on_the_guard(coll):
+    guard = {"_id": "u", "seen": {"$ne": "ev-1"}}
+    change = {"$set": {"checks": ["ok"]}, "$push": {"seen": "ev-1"}}
+    assert await coll.update_one(guard, change, upsert=True)
+    assert await coll.find_one({"_id": "u"}) == {"_id": "u", "checks": ["ok"], "seen": ["ev-1"]}
+    with pytest.raises(DuplicateKey):  # the same event again: matched nothing, insert collides
+        await coll.update_one(guard, change, upsert=True)

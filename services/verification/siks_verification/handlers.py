@@ -9,7 +9,6 @@ from siks_contracts.envelope import Envelope, TraceContext, new_envelope
 from siks_contracts.events import CaseStageChanged, ChecksCompleted, DecreeIssued, HouseholdSnapshot, ProposalSubmitted
 from siks_kit.auth import require_role, require_scope
 from siks_kit.clock import Clock
-from siks_kit.consumer import RetryLater
 from siks_kit.outbox import outbox_entry
 from siks_kit.problems import Conflict, NotFound, Problem
 from siks_kit.store import Database
@@ -68,11 +67,7 @@ async def on_proposal_submitted(deps: VerificationDeps, envelope: Envelope, p: P
 async def on_checks_completed(deps: VerificationDeps, envelope: Envelope, c: ChecksCompleted) -> None:
     fields = {"checks": [x.model_dump() for x in c.checks], "checks_passed": c.passed,
               "checks_at": deps.clock.now()}
-    if not await deps.cases.record_checks(c.proposal_id, envelope.event_id, fields):
-        existing = await deps.cases.get(c.proposal_id)
-        if existing is None:
-            # The proposal has not reached us yet: redelivery will find the case.
-            raise RetryLater(f"case {c.proposal_id} is not open yet")
+    await deps.cases.record_checks(c.proposal_id, envelope.event_id, fields)
 
 
 async def _load(deps: VerificationDeps, actor: Actor, case_id: str) -> dict[str, Any]:

@@ -28,7 +28,7 @@ MENSOS = Actor(sub="menteri", role=Role.MENSOS)
 def world():
     db = MemoryDatabase()
     deps = VerificationDeps.build(db, FixedClock(datetime(2026, 12, 17, 2, tzinfo=UTC)))
-    consumer = Consumer("verification", MemoryTransport(), subscriptions(deps), wait_budget_seconds=0.2)
+    consumer = Consumer("verification", MemoryTransport(), subscriptions(deps))
     return deps, consumer, db
 
 
@@ -69,11 +69,19 @@ async def test_checks_are_recorded_once_and_unlock_verification(world):
     assert (await handlers.move_case(deps, SUPERVISOR, "p-1", "verify", Verify()))["stage"] == "verified"
 
 
-async def test_checks_before_the_case_exists_are_dead_lettered_after_the_wait(world):
-    _, consumer, _ = world
-    bus = consumer._transport
-    await deliver(consumer, topics.CHECKS, envelope(checks()))
-    assert "gave up waiting" in bus.on(topics.dead_letter(topics.CHECKS))[0].headers["dead_letter_reason"]
+async def test_checks_before_the_case_wait_for_it_and_are_not_lost(world):
+    deps, consumer, db = world
+    early = envelope(checks())
+    await deliver(consumer, topics.CHECKS, early)
+    with pytest.raises(Problem):  # not a case yet: nobody can act on bare results
+        await handlers.read_case(deps, SUPERVISOR, "p-1")
+    proposal = envelope(proposal_submitted())
+    for _ in range(2):
+        await deliver(consumer, topics.PROPOSALS, proposal)
+    await deliver(consumer, topics.CHECKS, early)
+    case = await handlers.read_case(deps, SUPERVISOR, "p-1")
+    assert case["stage"] == "submitted" and case["checks_passed"] is True and len(case["history"]) == 1
+    assert len(outbox(db)) == 1 and consumer._transport.published == []
 
 
 async def test_failed_checks_block_verify_but_allow_return(world):

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from siks_kit.store import Collection, Database, Document, insert_new
+from siks_kit.store import Collection, Database, Document, DuplicateKey, insert_new
 
 
 class CaseStore:
@@ -13,15 +13,26 @@ class CaseStore:
         await self.coll.create_index([("region_code", 1), ("stage", 1)])
 
     async def get(self, case_id: str) -> Document | None:
-        return await self.coll.find_one({"_id": case_id}, {"outbox": 0, "seen": 0})
+        """An open case; check results that came before their proposal are not one yet."""
+        return await self.coll.find_one({"_id": case_id, "stage": {"$exists": True}}, {"outbox": 0, "seen": 0})
 
     async def open(self, doc: Document) -> bool:
-        """Opens the case; False when it is already open (a redelivered proposal)."""
-        return await insert_new(self.coll, doc)
+        """Opens the case, onto waiting check results if any; False when already open."""
+        if await insert_new(self.coll, doc):
+            return True
+        waiting = {k: v for k, v in doc.items() if k not in ("_id", "checks", "checks_passed", "seen", "outbox")}
+        return await self.coll.update_one(
+            {"_id": doc["_id"], "stage": {"$exists": False}},
+            {"$set": waiting, "$push": {"seen": {"$each": doc["seen"]}, "outbox": {"$each": doc["outbox"]}}})
 
     async def record_checks(self, case_id: str, event_id: str, fields: dict[str, Any]) -> bool:
-        return await self.coll.update_one({"_id": case_id, "seen": {"$ne": event_id}},
-                                          {"$set": fields, "$push": {"seen": event_id}})
+        """Stores the results on the case, or waiting for it (the topics are not ordered with
+        each other); False when this event was recorded before."""
+        try:
+            return await self.coll.update_one({"_id": case_id, "seen": {"$ne": event_id}},
+                                              {"$set": fields, "$push": {"seen": event_id}}, upsert=True)
+        except DuplicateKey:
+            return False
 
     async def move(self, case_id: str, from_stage: str, set_: dict[str, Any], history: dict[str, Any],
                    outbox: dict[str, Any]) -> bool:
