@@ -32,6 +32,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from siks_client.ladder import Endpoints, Ladder, LadderError, household_body
+from siks_contracts import topics
 from siks_contracts.actor import Actor
 from siks_contracts.enums import ProposalKind, Program, Role
 from siks_contracts.envelope import TraceContext, new_envelope
@@ -225,6 +226,47 @@ async def db_baseline(n: int, families: list[dict[str, Any]], concurrency: int) 
 # ---------------------------------------------------------------- end to end
 
 
+class ChecksWatcher:
+    """Hears integration's check results on Kafka, so a household is polled on verification
+    only once its results are on the way: polling alone, from 32 workers, was most of the
+    database's load and so measured itself."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self._bootstrap = bootstrap
+        self._seen: dict[str, asyncio.Event] = {}
+        self._task: asyncio.Task | None = None
+
+    def _event(self, proposal_id: str) -> asyncio.Event:
+        return self._seen.setdefault(proposal_id, asyncio.Event())
+
+    async def start(self) -> None:
+        # A fresh group reading from "latest": only what this run causes.
+        self._consumer = AIOKafkaConsumer(topics.CHECKS, bootstrap_servers=self._bootstrap,
+                                          group_id=f"siks-bench-watch-{uuid.uuid4().hex[:8]}",
+                                          auto_offset_reset="latest", enable_auto_commit=False)
+        await self._consumer.start()
+        while not self._consumer.assignment():  # joined: every later record reaches us
+            await self._consumer.getmany(timeout_ms=100)
+        for tp in self._consumer.assignment():
+            await self._consumer.position(tp)  # fixes "latest" now, before any household starts
+        self._task = asyncio.create_task(self._listen())
+
+    async def _listen(self) -> None:
+        async for record in self._consumer:
+            self._event(record.key.decode()).set()
+
+    async def wait(self, proposal_id: str, timeout_s: float) -> None:
+        await asyncio.wait_for(self._event(proposal_id).wait(), timeout_s)
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+        await self._consumer.stop()
+
+
+WATCHER = ChecksWatcher(KAFKA)
+
+
 @dataclass
 class Run:
     register_s: float = 0.0
@@ -251,7 +293,7 @@ def _status(exc: LadderError) -> int | None:
     return int(found.group(1)) if found else None
 
 
-POLL_CAP_S = 0.25
+POLL_CAP_S = 0.5
 
 
 async def register_fresh(ladder: Ladder, queue: list[dict[str, Any]], result: E2E) -> tuple[dict[str, Any], float]:
@@ -270,8 +312,12 @@ async def register_fresh(ladder: Ladder, queue: list[dict[str, Any]], result: E2
 
 async def follow(ladder: Ladder, run: Run, proposal_id: str, region: str, t_submit: float,
                  poll_s: float, deadline_s: float) -> None:
-    """Polls the case until it holds its checks. The interval backs off from `poll_s` to
-    POLL_CAP_S: a fixed 20 ms poll from 32 workers is itself most of the database's load."""
+    """Waits for the check results on Kafka, then polls the case until it holds them (the
+    interval backs off from `poll_s` to POLL_CAP_S)."""
+    try:
+        await WATCHER.wait(proposal_id, deadline_s)
+    except TimeoutError:
+        raise LadderError(f"integration published no checks within {deadline_s:.0f}s") from None
     interval = poll_s
     while True:
         try:
@@ -296,7 +342,8 @@ async def end_to_end(ladder: Ladder, families: list[dict[str, Any]], households:
                      poll_s: float, deadline_s: float, budget_s: float | None) -> E2E:
     result, queue, slots = E2E(), list(reversed(families)), [households]
     stop, loop = asyncio.Event(), asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGINT, stop.set)
+    for sig in (signal.SIGINT, signal.SIGTERM):  # stop starting households; report what finished
+        loop.add_signal_handler(sig, stop.set)
     if budget_s:
         loop.call_later(budget_s, stop.set)
 
@@ -323,7 +370,8 @@ async def end_to_end(ladder: Ladder, families: list[dict[str, Any]], households:
     with progress() as bar:
         task = bar.add_task("e2e households", total=households, rate="")
         await asyncio.gather(*(worker(bar, task) for _ in range(concurrency)))
-    loop.remove_signal_handler(signal.SIGINT)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.remove_signal_handler(sig)
     result.stopped_early = slots[0] > 0
     return result
 
@@ -416,7 +464,7 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--messages", type=int, default=5000, help="N for the raw Kafka and DB baselines")
     ap.add_argument("--poll-ms", type=float, default=25, help="first case polling interval; it backs off")
     ap.add_argument("--deadline", type=float, default=300, help="seconds a household may take before it counts as failed")
-    ap.add_argument("--time-budget", type=float, help="seconds after which no new household starts (Ctrl-C does the same)")
+    ap.add_argument("--time-budget", type=float, help="seconds after which no new household starts (Ctrl-C or SIGTERM do the same)")
     ap.add_argument("--out", type=Path, default=Path("bench-results/bench.json"))
     return ap.parse_args()
 
@@ -446,8 +494,12 @@ async def main() -> None:
         typical = next((f for f in fresh if len(household_body(f)["members"]) == 4), fresh[0])
         kafka = await kafka_baseline(args.messages, *proposal_event(typical))
         database = await db_baseline(args.messages, fresh, args.concurrency)
-        runs = await end_to_end(ladder, fresh, args.households, args.concurrency, args.poll_ms / 1000,
-                                args.deadline, args.time_budget)
+        await WATCHER.start()
+        try:
+            runs = await end_to_end(ladder, fresh, args.households, args.concurrency, args.poll_ms / 1000,
+                                    args.deadline, args.time_budget)
+        finally:
+            await WATCHER.stop()
         e2e = summarize_e2e(runs, args.households, args.concurrency, args.poll_ms / 1000)
     finally:
         await ladder.close()

@@ -65,7 +65,6 @@ CONCURRENCY = 16  # requests in flight when people act (register, verify, valida
 WAIT_CONCURRENCY = 4
 # The decree service hears of approvals from Kafka (outbox relay, then its consumer) and has
 # no endpoint that says how many it holds; this is how long we give them before drafting.
-SETTLE_SECONDS = 2.0
 PUBLIC_POLL_SECONDS = 1.0  # Cek Bansos is rate limited (60 a minute per client)
 LOST_CAUSES = (
     "Causes seen so far (server side; no rule of the ladder does this):\n"
@@ -528,41 +527,38 @@ async def wait_listed(ladder: Ladder, nik: str, name: str, number: str, what: st
     raise DemoFailed(f"{what} did not show SK {number} in Cek Bansos within {seconds:.0f}s")
 
 
-async def wait_projected(ladder: Ladder, decree: dict[str, Any], last: dict[str, Any] | None, seconds: float) -> None:
-    """The decree service claims an SK's candidates and lists them in Cek Bansos when it hears its own
-    event, in list order: once the SK's last household shows there, all of it is in force."""
-    if last:
-        await wait_listed(ladder, last["head_nik"], last["head_name"], decree["number"],
-                          f"the last household of SK {decree['number']}", seconds)
+async def approvals_arrived(ladder: Ladder, run: Run, ours: set[str]) -> set[str]:
+    """Waits until the decree service holds every approved case of this run as a candidate."""
+    end = time.monotonic() + run.timeout
+    while True:
+        waiting = set((await ladder.candidates(run.program, run.period))["proposal_ids"])
+        if ours <= waiting or time.monotonic() > end:
+            return ours & waiting
+        await asyncio.sleep(0.25)
 
 
 async def draft_and_issue(ladder: Ladder, run: Run) -> None:
     ours = {e.case_id for e in run.with_stage("approved")}
     if not ours:
         raise DemoFailed("no case was approved: there is nothing to decree")
-    console.print(f"  giving the decree service {SETTLE_SECONDS:.0f}s to hear of {len(ours)} approvals "
-                  f"(no endpoint says how many candidates it holds)")
-    await asyncio.sleep(SETTLE_SECONDS)
-    left, covered = deadline_in(run.timeout), set()
-    end = time.monotonic() + run.timeout
-    while True:
-        draft, stale = await draft_or_open(ladder, run)
-        rows = (await ladder.beneficiaries(draft["id"]))["items"]
-        listed = {r["proposal_id"] for r in rows}
-        issued = await ladder.issue_decree(draft["id"])
-        run.decrees.append({**issued, "ours": len(listed & ours), "stale": stale})
-        console.print(f"  SK {issued['number']} issued: {issued['count']} households "
-                      f"({len(listed & ours)} from this run), {issued['content_hash'][:19]}…")
-        covered |= listed & ours
-        run.last_listed = rows[-1] if rows else run.last_listed
-        if ours <= covered:
-            return
-        if time.monotonic() > end:
-            raise DemoFailed(f"{len(ours - covered)} approved cases never reached the decree service")
-        console.print(f"  {len(ours - covered)} of this run's approvals are not in it: drafting again for them")
-        # Until the decree service has claimed this SK's candidates (it does so when it hears its own
-        # event), a new draft for the period would list them again: wait for that first.
-        await wait_projected(ladder, issued, run.last_listed, left())
+    arrived = await approvals_arrived(ladder, run, ours)
+    if arrived != ours:
+        raise DemoFailed(f"{len(ours - arrived)} approved cases never reached the decree service")
+    draft, stale = await draft_or_open(ladder, run)
+    if stale:  # an earlier run's open draft: issue it, then draft ours
+        await issue_and_record(ladder, run, draft, ours, stale=True)
+        draft, _ = await draft_or_open(ladder, run)
+    await issue_and_record(ladder, run, draft, ours, stale=False)
+
+
+async def issue_and_record(ladder: Ladder, run: Run, draft: dict[str, Any], ours: set[str], stale: bool) -> None:
+    rows = (await ladder.beneficiaries(draft["id"]))["items"]
+    listed = {r["proposal_id"] for r in rows}
+    issued = await ladder.issue_decree(draft["id"])
+    run.decrees.append({**issued, "ours": len(listed & ours), "stale": stale})
+    console.print(f"  SK {issued['number']} issued: {issued['count']} households "
+                  f"({len(listed & ours)} from this run), {issued['content_hash'][:19]}…")
+    run.last_listed = rows[-1] if rows else run.last_listed
 
 
 # ---------------------------------------------------------------- 6. decreed everywhere
@@ -589,7 +585,10 @@ async def await_decreed(ladder: Ladder, run: Run) -> None:
     await each(approved, beneficiary, "households are beneficiaries (registry)", WAIT_CONCURRENCY)
     with progress_bar() as bar:
         task = bar.add_task("whole SK listed in Cek Bansos (decree)", total=1)
-        await wait_projected(ladder, run.decrees[-1], run.last_listed, left())
+        last, decree = run.last_listed, run.decrees[-1]
+        if last:  # the Cek Bansos index is filled in list order: the last row means all of it
+            await wait_listed(ladder, last["head_nik"], last["head_name"], decree["number"],
+                              f"the last household of SK {decree['number']}", left())
         bar.advance(task)
 
 

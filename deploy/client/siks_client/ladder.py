@@ -127,6 +127,10 @@ class Ladder:
         return await self._call("POST", f"{self.endpoints.decree}/v1/decrees", 201,
                                 json={"program": program, "period": period}, headers=self.headers(Role.MENSOS))
 
+    async def candidates(self, program: str, period: str) -> dict[str, Any]:
+        return await self._call("GET", f"{self.endpoints.decree}/v1/decrees/candidates",
+                                params={"program": program, "period": period}, headers=self.headers(Role.MENSOS))
+
     async def issue_decree(self, decree_id: str) -> dict[str, Any]:
         return await self._call("POST", f"{self.endpoints.decree}/v1/decrees/{decree_id}/issue",
                                 headers=self.headers(Role.MENSOS))
