@@ -5,7 +5,7 @@ from typing import Any
 from uuid import uuid4
 
 from siks_contracts.actor import Actor
-from siks_contracts.enums import Role, Stage
+from siks_contracts.enums import Program, Role, Stage
 from siks_contracts.envelope import Envelope, new_envelope
 from siks_contracts.events import Beneficiary, CaseStageChanged, DecreeIssued
 from siks_contracts.identity import mask_name, mask_nik
@@ -73,6 +73,13 @@ async def draft(deps: DecreeDeps, actor: Actor, cmd: DraftDecree) -> dict[str, A
            "content_hash": rules.content_hash(cmd.program.value, cmd.period, beneficiaries), "seen": []}
     await deps.decrees.add(doc)
     return public_decree(doc)
+
+
+async def candidate_count(deps: DecreeDeps, actor: Actor, program: Program, period: str) -> dict[str, Any]:
+    require_role(actor, Role.MENSOS, Role.AUDITOR)
+    waiting = await deps.candidates.undecreed(program.value, period)
+    return {"program": program.value, "period": period, "count": len(waiting),
+            "proposal_ids": [c["_id"] for c in waiting]}
 
 
 async def issue(deps: DecreeDeps, actor: Actor, decree_id: str) -> dict[str, Any]:

@@ -49,6 +49,13 @@ async def issue_one(deps, consumer, db):
     return draft, issued, entry
 
 
+async def test_candidates_are_counted_before_the_draft(world):
+    deps, consumer, _ = world
+    await consumer.process(topics.CASES, envelope(approved()).model_dump_json().encode(), {})
+    waiting = await handlers.candidate_count(deps, MENSOS, Program.PKH, "2026-12")
+    assert (waiting["count"], waiting["proposal_ids"]) == (1, ["p-1"])
+
+
 async def test_draft_then_issue_freezes_a_numbered_hashed_list(world):
     deps, consumer, db = world
     draft, issued, _ = await issue_one(deps, consumer, db)

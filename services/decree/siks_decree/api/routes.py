@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from siks_kit.auth import CurrentActor
+from siks_contracts.enums import Program
 from siks_kit.service import deps_of
 
 from .. import handlers
@@ -24,6 +25,13 @@ def _public_limit(request: Request) -> None:
 @router.post("/decrees", status_code=201, tags=["decrees"])
 async def draft(body: DraftDecree, actor: CurrentActor, deps: Deps) -> dict[str, Any]:
     return await handlers.draft(deps, actor, body)
+
+
+@router.get("/decrees/candidates", tags=["decrees"])
+async def candidates(actor: CurrentActor, deps: Deps, program: Program,
+                     period: Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]) -> dict[str, Any]:
+    """How many approved cases wait for a decree of this programme and period."""
+    return await handlers.candidate_count(deps, actor, program, period)
 
 
 @router.post("/decrees/{decree_id}/issue", tags=["decrees"])
