@@ -65,6 +65,52 @@ def adds_outbox(change: Mapping[str, Any]) -> bool:
 WriteHook = Callable[[str, Any], None]
 
 
+_MISSING = object()
+
+
+def _get(doc: Any, path: str) -> Any:
+    for part in path.split("."):
+        if isinstance(doc, dict):
+            doc = doc.get(part, _MISSING)
+        elif isinstance(doc, list) and part.isdigit():
+            doc = doc[int(part)] if int(part) < len(doc) else _MISSING
+        else:
+            return _MISSING
+    return doc
+
+
+def _holds(value: Any, condition: Any) -> bool:
+    values = value if isinstance(value, list) else [value]  # an array matches by any element
+    if isinstance(condition, dict) and condition and all(k.startswith("$") for k in condition):
+        for op, arg in condition.items():
+            if op == "$exists":
+                if (value is not _MISSING) != bool(arg):
+                    return False
+            elif op == "$ne":
+                if arg in values or value == arg:
+                    return False
+            elif op == "$in":
+                if not any(v in arg for v in values):
+                    return False
+            else:
+                raise NotImplementedError(op)
+        return True
+    return value == condition or condition in values
+
+
+def matches(doc: Mapping[str, Any], filter: Mapping[str, Any]) -> bool:
+    """The few query operators our guards use ($exists, $ne, $in, equality, dotted paths)."""
+    return all(_holds(_get(doc, path), cond) for path, cond in filter.items())
+
+
+def _split_id(filter: Mapping[str, Any]) -> tuple[Any, dict[str, Any]] | None:
+    """(_id, the rest) when a filter names one document by _id and adds guards."""
+    doc_id = filter.get("_id", _MISSING)
+    if doc_id is _MISSING or isinstance(doc_id, dict) or len(filter) == 1:
+        return None
+    return doc_id, {k: v for k, v in filter.items() if k != "_id"}
+
+
 class WriteGate:
     """Serialises one process's writes when the server is FerretDB 1.x.
 
@@ -78,6 +124,14 @@ class WriteGate:
         self._client = client
         self._lock: asyncio.Lock | None = None
         self._decided = False
+
+    @property
+    def serialising(self) -> bool:
+        """Known to be FerretDB (decided at the first write or readiness check)."""
+        return self._lock is not None
+
+    async def decide(self) -> None:
+        await self._needed()
 
     async def _needed(self) -> bool:
         if not self._decided:
@@ -109,7 +163,15 @@ class MongoCollection:
             self._on_write(self.name, doc["_id"])
 
     async def find_one(self, filter, projection=None):
-        return await self._raw.find_one(filter, projection)
+        split = _split_id(filter) if self._gate.serialising else None
+        if split is None:
+            return await self._raw.find_one(filter, projection)
+        # FerretDB 1.x pushes only an _id-alone filter down to SQLite; anything more scans
+        # the whole collection. Fetch by _id, apply the guards here.
+        doc = await self._raw.find_one({"_id": split[0]})
+        if doc is None or not matches(doc, split[1]):
+            return None
+        return await self._raw.find_one({"_id": split[0]}, projection) if projection else doc
 
     async def find(self, filter, *, sort=None, limit=0, skip=0, projection=None):
         cursor = self._raw.find(filter, projection, skip=skip, limit=limit)
@@ -120,6 +182,16 @@ class MongoCollection:
     async def update_one(self, filter, update, *, upsert: bool = False) -> bool:
         try:
             async with self._gate():
+                split = _split_id(filter) if self._gate.serialising else None
+                if split is not None:
+                    # Guards checked here on the _id read, then an _id-alone update: atomic,
+                    # since the gate lets no other write of this process in between.
+                    current = await self._raw.find_one({"_id": split[0]})
+                    if current is not None and not matches(current, split[1]):
+                        if upsert:
+                            raise _MongoDuplicateKey("guard failed on an existing _id")
+                        return False
+                    filter = {"_id": split[0]} if current is not None else filter
                 result = await self._raw.update_one(filter, update, upsert=upsert)
         except _MongoDuplicateKey as exc:
             raise DuplicateKey(str(filter.get("_id"))) from exc
@@ -136,6 +208,7 @@ class MongoCollection:
         return await self._raw.count_documents(filter)
 
     async def create_index(self, keys, *, unique=False, name=None) -> None:
+        await self._gate.decide()  # at start-up: from here on reads know which server this is
         await self._raw.create_index(list(keys), unique=unique, **({"name": name} if name else {}))
 
     async def increment(self, counter_id: str) -> int:
@@ -158,6 +231,7 @@ class MongoDatabase:
 
     async def ping(self) -> bool:
         await self._client.admin.command("ping")
+        await self._gate.decide()
         return True
 
     async def close(self) -> None:

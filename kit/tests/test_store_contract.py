@@ -106,3 +106,14 @@ async def test_upsert_creates_once_and_then_collides_on_the_guard(coll):
     assert await coll.find_one({"_id": "u"}) == {"_id": "u", "checks": ["ok"], "seen": ["ev-1"]}
     with pytest.raises(DuplicateKey):  # the same event again: matched nothing, insert collides
         await coll.update_one(guard, change, upsert=True)
+
+
+async def test_find_one_by_id_with_guards(coll):
+    await coll.insert_one({"_id": "g", "stage": "submitted", "outbox": [{"event_id": "e"}], "tags": ["a", "b"]})
+    await coll.insert_one({"_id": "bare", "outbox": []})
+    assert (await coll.find_one({"_id": "g", "stage": {"$exists": True}}, {"stage": 1})) == {"_id": "g", "stage": "submitted"}
+    assert await coll.find_one({"_id": "bare", "stage": {"$exists": True}}) is None
+    assert await coll.find_one({"_id": "g", "outbox.0": {"$exists": True}}) is not None
+    assert await coll.find_one({"_id": "bare", "outbox.0": {"$exists": True}}) is None
+    assert await coll.find_one({"_id": "g", "tags": {"$ne": "a"}}) is None
+    assert await coll.find_one({"_id": "g", "tags": "b", "stage": {"$in": ["submitted"]}}) is not None
