@@ -70,7 +70,14 @@ def _proc_start_time(pid: int) -> str | None:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return stat.rsplit(")", 1)[1].split()[19]  # field 22: start time in clock ticks since boot
+    fields = stat.rsplit(")", 1)[1].split()
+    if fields[0] == "Z":  # exited; our own child (`run` started it) until reaped
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        return None
+    return fields[19]  # field 22: start time in clock ticks since boot
 
 
 def _pid_file(name: str) -> Path:
