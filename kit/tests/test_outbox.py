@@ -43,7 +43,6 @@ async def test_relay_wakes_on_write_without_waiting_for_the_sweep():
     db.on_write = relay.notify
     task = asyncio.create_task(relay.run())
     try:
-        await asyncio.sleep(0)  # let the first sweep (of an empty store) pass
         await coll.insert_one({"_id": "h2", "outbox": [outbox_entry(_registered(1), "h2")]})
         await coll.update_one({"_id": "h2"}, {"$push": {"outbox": outbox_entry(_registered(2), "h2")}})
         await await_for(lambda: _count(bus, 2), "both events published")

@@ -10,6 +10,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from siks_contracts import topics
+from siks_kit.testing import await_for
 
 pytestmark = pytest.mark.stack
 BOOTSTRAP = f"127.0.0.1:{os.environ.get('SIKS_KAFKA_PORT', '9092')}"
@@ -43,14 +44,11 @@ async def _consumed_past(group: str, tp: TopicPartition, offset: int, deadline_s
     admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
     await admin.start()
     try:
-        loop = asyncio.get_running_loop()
-        end = loop.time() + deadline_s
-        while loop.time() < end:
+        async def committed_past() -> bool:
             committed = (await admin.list_consumer_group_offsets(group)).get(tp)
-            if committed is not None and committed.offset > offset:
-                return
-            await asyncio.sleep(0.1)
-        raise AssertionError(f"{group} did not consume offset {offset} of {tp} within {deadline_s}s")
+            return committed is not None and committed.offset > offset
+
+        await await_for(committed_past, f"{group} to consume offset {offset} of {tp}", deadline_s)
     finally:
         await admin.close()
 
