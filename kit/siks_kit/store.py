@@ -111,6 +111,10 @@ def _split_id(filter: Mapping[str, Any]) -> tuple[Any, dict[str, Any]] | None:
     return doc_id, {k: v for k, v in filter.items() if k != "_id"}
 
 
+def _has_equality(guards: Mapping[str, Any]) -> bool:
+    return any(not (isinstance(c, dict) and all(k.startswith("$") for k in c)) for c in guards.values())
+
+
 class WriteGate:
     """Serialises one process's writes when the server is FerretDB 1.x.
 
@@ -191,7 +195,11 @@ class MongoCollection:
                         if upsert:
                             raise _MongoDuplicateKey("guard failed on an existing _id")
                         return False
-                    filter = {"_id": split[0]} if current is not None else filter
+                    if current is not None or not _has_equality(split[1]):
+                        # No document: an upsert inserts whatever operator guards say, so the
+                        # _id alone is the same filter. Equality guards would be copied into
+                        # the new document, so those keep the whole filter.
+                        filter = {"_id": split[0]}
                 result = await self._raw.update_one(filter, update, upsert=upsert)
         except _MongoDuplicateKey as exc:
             raise DuplicateKey(str(filter.get("_id"))) from exc
@@ -202,6 +210,12 @@ class MongoCollection:
 
     async def delete_one(self, filter) -> bool:
         async with self._gate():
+            split = _split_id(filter) if self._gate.serialising else None
+            if split is not None:
+                current = await self._raw.find_one({"_id": split[0]})
+                if current is None or not matches(current, split[1]):
+                    return False
+                filter = {"_id": split[0]}
             return (await self._raw.delete_one(filter)).deleted_count > 0
 
     async def count(self, filter) -> int:

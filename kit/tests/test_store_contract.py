@@ -87,6 +87,7 @@ async def test_writes_that_add_outbox_entries_name_their_document(coll):
 async def test_delete_one_reports_whether_it_deleted(coll):
     await coll.insert_one({"_id": "n1", "household_id": "h1"})
     assert not await coll.delete_one({"_id": "n1", "household_id": "h2"})
+    assert not await coll.delete_one({"_id": "n0", "household_id": "h1"})
     assert await coll.delete_one({"_id": "n1", "household_id": "h1"})
     assert await coll.find_one({"_id": "n1"}) is None
 
@@ -117,3 +118,9 @@ async def test_find_one_by_id_with_guards(coll):
     assert await coll.find_one({"_id": "bare", "outbox.0": {"$exists": True}}) is None
     assert await coll.find_one({"_id": "g", "tags": {"$ne": "a"}}) is None
     assert await coll.find_one({"_id": "g", "tags": "b", "stage": {"$in": ["submitted"]}}) is not None
+
+
+async def test_upsert_copies_equality_guards_into_the_new_document(coll):
+    assert await coll.update_one({"_id": "q", "kind": "k1", "seen": {"$ne": "e"}}, {"$set": {"n": 1}}, upsert=True)
+    assert await coll.find_one({"_id": "q"}) == {"_id": "q", "kind": "k1", "n": 1}
+
