@@ -407,6 +407,34 @@ def summarize_e2e(e: E2E, households: int, concurrency: int, poll_s: float) -> d
     }
 
 
+# ---------------------------------------------------------------- where the CPU went
+
+STATE = Path(os.environ.get("SIKS_STATE", ROOT / "var" / "stack"))
+
+
+def cpu_seconds() -> dict[str, float]:
+    """User+system CPU seconds of each process the stack recorded, and of this bench.
+
+    On a 2-core machine every component shares the same cores, so CPU per household, not
+    wall time, tells which one to make cheaper (or give its own machine)."""
+    tick, out = os.sysconf("SC_CLK_TCK"), {}
+    for record in sorted((STATE / "pids").glob("*.json")):
+        info = json.loads(record.read_text())
+        try:  # /proc/<pid>/stat: fields after "(comm)" start at field 3
+            fields = Path(f"/proc/{info['pid']}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[19] == str(info["start"]):  # the same process, not a reused pid
+            out[record.stem] = (int(fields[11]) + int(fields[12])) / tick
+    out["bench (this process)"] = sum(os.times()[:2])
+    return out
+
+
+def cpu_per_household(before: dict[str, float], after: dict[str, float], households: int) -> dict[str, float]:
+    used = {name: after[name] - before[name] for name in after if name in before}
+    return {name: 1000 * s / max(households, 1) for name, s in sorted(used.items(), key=lambda kv: -kv[1])}
+
+
 # ---------------------------------------------------------------- report
 
 
@@ -448,6 +476,10 @@ def report(results: dict[str, Any]) -> None:
         ("e2e / DB insert", f"{ratios['e2e_vs_db_insert'] * 100:.2f} %",
          f"e2e rate is {ratios['e2e_vs_db_insert'] * 100:.2f}% of raw DB insert_one x{conc['workers']}"),
     ]
+    cpu = results["cpu_ms_per_household"]
+    rows.append(("CPU per household", f"{sum(cpu.values()):,.0f} ms",
+                 f"all processes; {results['meta']['cores']} cores give {results['meta']['cores'] * 1000 / max(sum(cpu.values()), 1):.1f} hh/s at most"))
+    rows += [(f"  {name}", f"{ms:,.0f} ms", "") for name, ms in cpu.items() if ms >= 1]
     for row in rows:
         t.add_row(*row)
     console.print(t)
@@ -495,17 +527,19 @@ async def main() -> None:
         kafka = await kafka_baseline(args.messages, *proposal_event(typical))
         database = await db_baseline(args.messages, fresh, args.concurrency)
         await WATCHER.start()
+        cpu_before = cpu_seconds()
         try:
             runs = await end_to_end(ladder, fresh, args.households, args.concurrency, args.poll_ms / 1000,
                                     args.deadline, args.time_budget)
         finally:
             await WATCHER.stop()
+        cpu = cpu_per_household(cpu_before, cpu_seconds(), sum(r.latency_s is not None for r in runs.runs))
         e2e = summarize_e2e(runs, args.households, args.concurrency, args.poll_ms / 1000)
     finally:
         await ladder.close()
 
     db_rate = database[f"concurrency_{args.concurrency}"]["docs_per_s"]
-    results = {"meta": meta, "kafka": kafka, "database": database, "e2e": e2e,
+    results = {"meta": meta, "kafka": kafka, "database": database, "e2e": e2e, "cpu_ms_per_household": cpu,
                "ratios": {"e2e_vs_kafka_round_trip": e2e["households_per_s"] / kafka["round_trip_msgs_per_s"],
                           "e2e_vs_db_insert": e2e["households_per_s"] / db_rate}}
     report(results)
