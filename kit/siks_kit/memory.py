@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import mongomock
 from pymongo import ReturnDocument
 
-from .store import Collection, DuplicateKey, WriteHook, _noop, adds_outbox
+from .store import Collection, DuplicateKey, WriteHook, _noop, adds_outbox, report_update
 from .transport import RecordCallback
 
 
@@ -36,10 +36,7 @@ class MemoryCollection:
             result = self._raw.update_one(filter, update, upsert=upsert)
         except mongomock.DuplicateKeyError as exc:
             raise DuplicateKey(str(filter.get("_id"))) from exc
-        changed = result.matched_count > 0 or result.upserted_id is not None
-        if changed and adds_outbox(update):
-            self._on_write(self.name, filter["_id"])
-        return changed
+        return report_update(result, update, self._on_write, self.name, filter["_id"])
 
     async def delete_one(self, filter) -> bool:
         return self._raw.delete_one(filter).deleted_count > 0

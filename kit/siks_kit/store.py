@@ -68,6 +68,14 @@ WriteHook = Callable[[str, Any], None]
 _MISSING = object()
 
 
+def report_update(result: Any, update: Mapping[str, Any], on_write: WriteHook, collection: str, doc_id: Any) -> bool:
+    """Whether an update matched or upserted; names the document when it added outbox entries."""
+    changed = result.matched_count > 0 or result.upserted_id is not None
+    if changed and adds_outbox(update):
+        on_write(collection, doc_id)
+    return changed
+
+
 def _get(doc: Any, path: str) -> Any:
     for part in path.split("."):
         if isinstance(doc, dict):
@@ -203,10 +211,7 @@ class MongoCollection:
                 result = await self._raw.update_one(filter, update, upsert=upsert)
         except _MongoDuplicateKey as exc:
             raise DuplicateKey(str(filter.get("_id"))) from exc
-        changed = result.matched_count > 0 or result.upserted_id is not None
-        if changed and adds_outbox(update):
-            self._on_write(self.name, filter["_id"])
-        return changed
+        return report_update(result, update, self._on_write, self.name, filter["_id"])
 
     async def delete_one(self, filter) -> bool:
         async with self._gate():
