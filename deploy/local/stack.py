@@ -1,17 +1,21 @@
 """The local stack without Docker: Apache Kafka (KRaft, Maven Central jars), FerretDB (SQLite,
 built from the Go module proxy), a trace sink, the stand-ins and the four services.
 
-    python deploy/local/stack.py up | down | status | run -- CMD...
+    python deploy/local/stack.py up | down [NAME...] | kill NAME... | status | run -- CMD...
 
 `up` installs what is missing (cached under SIKS_CACHE, ~/.cache/siks by default), starts
-every process in its own session, records each pid with its start time, and waits for each to
-be ready. `down` stops exactly those processes (by recorded pid and start time, never by
-name). `run` starts the stack if it is not running, runs CMD, and stops what it started.
-Every process inherits the caller's environment (SIKS_NOW, OTEL_*, log level among it).
+every process that is not running in its own session, records each pid with its start time,
+and waits for each to be ready. `down` stops exactly those processes (by recorded pid and
+start time, never by name), all of them or the ones named. `kill` ends the named ones with
+SIGKILL, as a crash would (`up` starts them again). `run` starts the stack if it is not
+running, runs CMD, and stops what it started. Every process inherits the caller's environment
+(SIKS_NOW, OTEL_*, log level among it); a part started while the rest runs takes the running
+stack's clock, so all services keep telling the same time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -136,20 +140,26 @@ def _wait_ready(c: Component, pid: int) -> None:
     raise SystemExit(f"{c.name} (pid {pid}) not ready after {c.ready_timeout:.0f}s; see {STATE}/logs/{c.name}.log")
 
 
-def _stop(name: str, grace: float = 15.0) -> bool:
+def _kill(name: str) -> bool:
+    """SIGKILL, as a crash would: no shutdown hook runs."""
+    return _stop(name, grace=0.0, first=signal.SIGKILL)
+
+
+def _stop(name: str, grace: float = 15.0, first: signal.Signals = signal.SIGTERM) -> bool:
     pid = recorded(name)
     if pid is None:
         _pid_file(name).unlink(missing_ok=True)  # a stale record of a process long gone
         return False
     try:
-        os.killpg(pid, signal.SIGTERM)  # its own session: the group is exactly what we started
+        os.killpg(pid, first)  # its own session: the group is exactly what we started
     except ProcessLookupError:
         pass
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline and recorded(name) == pid:
         time.sleep(0.1)
     if recorded(name) == pid:
-        os.killpg(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):  # it may end between the check and the kill
+            os.killpg(pid, signal.SIGKILL)
         while recorded(name) == pid:
             time.sleep(0.05)
     _pid_file(name).unlink(missing_ok=True)
@@ -246,11 +256,43 @@ def _launch(c: Component, started: list[str]) -> bool:
     return True
 
 
+def _clock_file() -> Path:
+    return STATE / "clock.json"
+
+
+def _running_clock() -> dict[str, str] | None:
+    """The SIKS_NOW and anchor the running stack was started with (None: real time, or down)."""
+    if not any(recorded(c.name) is not None for c in components_names()):
+        return None
+    try:
+        return json.loads(_clock_file().read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _set_clock() -> None:
+    """One anchor for the whole stack: SIKS_NOW held at that unix time, for every service.
+    A service restarted while the rest runs takes the same clock, or it would tell another
+    time than its peers (and could open a window they keep shut)."""
+    running = _running_clock()
+    if running is not None:
+        asked = os.environ.get("SIKS_NOW")
+        if asked and asked != running["now"]:
+            print(f"note: the running stack keeps SIKS_NOW={running['now']}; stop it all (make down) to change it")
+        os.environ["SIKS_NOW"], os.environ["SIKS_NOW_ANCHOR"] = running["now"], running["anchor"]
+        return
+    if os.environ.get("SIKS_NOW"):
+        os.environ.setdefault("SIKS_NOW_ANCHOR", str(time.time()))
+        _clock_file().parent.mkdir(parents=True, exist_ok=True)
+        _clock_file().write_text(json.dumps({"now": os.environ["SIKS_NOW"], "anchor": os.environ["SIKS_NOW_ANCHOR"]}))
+    else:
+        _clock_file().unlink(missing_ok=True)
+
+
 def up() -> list[str]:
     """Starts whatever is not running; returns the names it started."""
     started_at = time.monotonic()
-    if os.environ.get("SIKS_NOW") and not os.environ.get("SIKS_NOW_ANCHOR"):
-        os.environ["SIKS_NOW_ANCHOR"] = str(time.time())  # one anchor: every clock agrees
+    _set_clock()
     _install()
     started = []
     comps = components()
@@ -307,7 +349,8 @@ def status() -> int:
         rows.append((c.name, str(pid or "-"), state, url))
     for r in rows:
         print(f"  {r[0]:<13} pid {r[1]:<8} {r[2]:<14} {r[3]}")
-    print(f"  logs: {STATE / 'logs'}   clock: SIKS_NOW={os.environ.get('SIKS_NOW') or '(real time)'}")
+    clock = _running_clock()
+    print(f"  logs: {STATE / 'logs'}   clock: SIKS_NOW={clock['now'] if clock else '(real time)'}")
     return 0 if healthy else 1
 
 
@@ -320,6 +363,14 @@ def run(cmd: list[str]) -> int:
             down(started)
 
 
+def _known(names: list[str]) -> list[str]:
+    unknown = [n for n in names if n not in PORTS or n == "kafka-controller"]
+    if unknown:
+        raise SystemExit(f"unknown component(s) {', '.join(unknown)}; known: "
+                         f"{', '.join(c.name for c in components_names())}")
+    return names
+
+
 def main(argv: list[str]) -> int:
     if not argv:
         print(__doc__)
@@ -329,7 +380,11 @@ def main(argv: list[str]) -> int:
         up()
         return 0
     if command == "down":
-        down()
+        down(_known(rest) or None)
+        return 0
+    if command == "kill":
+        for name in _known(rest):
+            print(f"killed {name}" if _kill(name) else f"{name} was not running")
         return 0
     if command == "status":
         return status()

@@ -1,11 +1,14 @@
-"""Helpers for tests of any service: envelopes, and waiting on a condition with a deadline."""
+"""Helpers for tests of any service: envelopes, waiting on a condition with a deadline, and
+reading what a topic holds."""
 
 import asyncio
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from pydantic import BaseModel
 from siks_contracts.actor import Actor
 from siks_contracts.enums import Role
@@ -40,3 +43,26 @@ async def await_for(probe: Callable[[], Awaitable[Any]], what: str, deadline_s: 
         if time.monotonic() > end:
             raise AssertionError(f"timed out after {deadline_s}s waiting for {what}")
         await asyncio.sleep(0.01)
+
+
+async def read_topic(bootstrap: str, topic: str, match: Callable[[ConsumerRecord], bool], *,
+                     deadline_s: float = 30.0, want: int = 1) -> list[ConsumerRecord]:
+    """Reads `topic` from the beginning with a throwaway group until `want` records match, then
+    on to the end, so that a late duplicate is seen too."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"test-{uuid.uuid4()}",
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    found: list[ConsumerRecord] = []
+    try:
+        end = time.monotonic() + deadline_s
+        while time.monotonic() < end and len(found) < want:
+            batch = await consumer.getmany(timeout_ms=500)
+            found += [r for rs in batch.values() for r in rs if match(r)]
+        ends = await consumer.end_offsets(list(consumer.assignment()))
+        for tp, end_offset in ends.items():
+            while await consumer.position(tp) < end_offset and time.monotonic() < end + deadline_s:
+                batch = await consumer.getmany(tp, timeout_ms=500)
+                found += [r for rs in batch.values() for r in rs if match(r)]
+    finally:
+        await consumer.stop()
+    return found

@@ -1,16 +1,15 @@
 """On real Kafka: a redelivered event changes nothing and emits nothing twice; a poison
 message goes to the dead-letter topic with its reason and the consumers go on."""
 
-import asyncio
 import json
 import os
 import uuid
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from siks_contracts import topics
-from siks_kit.testing import await_for
+from siks_kit.testing import await_for, read_topic
 
 pytestmark = pytest.mark.stack
 BOOTSTRAP = f"127.0.0.1:{os.environ.get('SIKS_KAFKA_PORT', '9092')}"
@@ -18,26 +17,7 @@ VILLAGE = "32.01.03.2001"
 
 
 async def _records(topic: str, match, deadline_s: float = 30.0, want: int = 1) -> list:
-    """Reads `topic` from the beginning with a throwaway group until `want` records match."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=BOOTSTRAP, group_id=f"test-{uuid.uuid4()}",
-                                auto_offset_reset="earliest", enable_auto_commit=False)
-    await consumer.start()
-    found = []
-    try:
-        loop = asyncio.get_running_loop()
-        end = loop.time() + deadline_s
-        while loop.time() < end and len(found) < want:
-            batch = await consumer.getmany(timeout_ms=500)
-            found += [r for rs in batch.values() for r in rs if match(r)]
-        # drain to the end so a late duplicate would be seen too
-        ends = await consumer.end_offsets(list(consumer.assignment()))
-        for tp, end_offset in ends.items():
-            while await consumer.position(tp) < end_offset and loop.time() < end + deadline_s:
-                batch = await consumer.getmany(tp, timeout_ms=500)
-                found += [r for rs in batch.values() for r in rs if match(r)]
-    finally:
-        await consumer.stop()
-    return found
+    return await read_topic(BOOTSTRAP, topic, match, deadline_s=deadline_s, want=want)
 
 
 async def _consumed_past(group: str, tp: TopicPartition, offset: int, deadline_s: float = 30.0) -> None:
