@@ -5,6 +5,7 @@ imports only the standard library and contracts; imports point inward (api/messa
 handlers -> domain)."""
 
 import ast
+import subprocess
 import sys
 from pathlib import Path
 
@@ -85,3 +86,27 @@ def test_imports_point_inward(service):
         return not (inside and module in outer)
 
     assert offending(files, allowed) == []
+
+
+def test_importing_any_module_opens_no_connection():
+    # In a fresh interpreter whose sockets refuse to connect: clients belong in lifespan hooks.
+    # (__main__ modules are left out: running the service is their one job.)
+    packages = [*sorted(SERVICE_PACKAGES), "siks_contracts", "siks_kit"]
+    code = f"""
+import importlib, pkgutil, socket
+def refuse(*args, **kwargs):
+    raise AssertionError("a connection at import time")
+socket.socket.connect = socket.socket.connect_ex = refuse
+socket.create_connection = refuse
+count = 0
+for package in {packages!r}:
+    root = importlib.import_module(package)
+    for m in pkgutil.walk_packages(root.__path__, package + "."):
+        if ".tests" not in m.name and not m.name.endswith(".__main__"):
+            importlib.import_module(m.name)
+            count += 1
+print(count)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert int(done.stdout) > 60  # every module of the six packages (77 today) was imported
