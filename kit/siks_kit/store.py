@@ -111,6 +111,20 @@ def matches(doc: Mapping[str, Any], filter: Mapping[str, Any]) -> bool:
     return all(_holds(_get(doc, path), cond) for path, cond in filter.items())
 
 
+def project(doc: Document, projection: Mapping[str, Any] | None) -> Document:
+    """A top-level inclusion or exclusion projection, applied here rather than by a second
+    read (the only kind the services use; dotted paths are refused, not guessed at)."""
+    if not projection:
+        return doc
+    if any("." in key for key in projection):
+        raise ValueError(f"projection on a dotted path is not supported here: {sorted(projection)}")
+    wanted = {key: bool(value) for key, value in projection.items()}
+    if any(value for key, value in wanted.items() if key != "_id") or wanted == {"_id": True}:
+        keep = {key for key, value in wanted.items() if value} | ({"_id"} if wanted.get("_id", True) else set())
+        return {key: value for key, value in doc.items() if key in keep}
+    return {key: value for key, value in doc.items() if wanted.get(key, True)}
+
+
 def _split_id(filter: Mapping[str, Any]) -> tuple[Any, dict[str, Any]] | None:
     """(_id, the rest) when a filter names one document by _id and adds guards."""
     doc_id = filter.get("_id", _MISSING)
@@ -183,7 +197,7 @@ class MongoCollection:
         doc = await self._raw.find_one({"_id": split[0]})
         if doc is None or not matches(doc, split[1]):
             return None
-        return await self._raw.find_one({"_id": split[0]}, projection) if projection else doc
+        return project(doc, projection)
 
     async def find(self, filter, *, sort=None, limit=0, skip=0, projection=None):
         cursor = self._raw.find(filter, projection, skip=skip, limit=limit)

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 from siks_kit.memory import MemoryDatabase
-from siks_kit.store import DuplicateKey, MongoDatabase
+from siks_kit.store import DuplicateKey, MongoDatabase, project
 
 
 @pytest.fixture(params=["memory", pytest.param("ferretdb", marks=pytest.mark.stack)])
@@ -124,3 +124,18 @@ async def test_upsert_copies_equality_guards_into_the_new_document(coll):
     assert await coll.update_one({"_id": "q", "kind": "k1", "seen": {"$ne": "e"}}, {"$set": {"n": 1}}, upsert=True)
     assert await coll.find_one({"_id": "q"}) == {"_id": "q", "kind": "k1", "n": 1}
 
+
+
+async def test_projections_by_id_with_guards_include_or_exclude(coll):
+    await coll.insert_one({"_id": "p", "stage": "s", "outbox": [1], "seen": ["e"], "n": 2})
+    guarded = {"_id": "p", "stage": {"$exists": True}}
+    assert await coll.find_one(guarded, {"outbox": 0, "seen": 0}) == {"_id": "p", "stage": "s", "n": 2}
+    assert await coll.find_one(guarded, {"outbox": 1}) == {"_id": "p", "outbox": [1]}
+    assert await coll.find_one(guarded, {"_id": 1}) == {"_id": "p"}
+    assert await coll.find_one(guarded, {"n": 1, "_id": 0}) == {"n": 2}
+    assert await coll.find_one(guarded, {"_id": 0}) == {"stage": "s", "outbox": [1], "seen": ["e"], "n": 2}
+
+
+def test_a_projection_on_a_dotted_path_is_refused_not_guessed():
+    with pytest.raises(ValueError, match="dotted path"):
+        project({"_id": "p", "a": {"b": 1}}, {"a.b": 1})
