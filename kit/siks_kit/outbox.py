@@ -28,11 +28,22 @@ def outbox_entry(envelope: Envelope, key: str) -> dict[str, Any]:
             "value": envelope.model_dump_json()}
 
 
+SWEEP_SHARE = 0.02  # the most of the time a relay spends sweeping, whatever the data size
+
+
+def next_sweep_after(took_s: float, base_s: float, share: float = SWEEP_SHARE) -> float:
+    """Seconds until the next periodic sweep: `base_s`, stretched so that a sweep that took
+    `took_s` is no more than `share` of the time. A sweep reads every document of the
+    collection (FerretDB filters in Go, after decoding each one), so its cost grows with the
+    data while what it finds (entries whose hint was lost) does not."""
+    return max(base_s, took_s / share)
+
+
 class OutboxRelay:
     """Publishes what the outbox arrays hold. The store tells it which document it just wrote
     (a hint, looked up by _id, kept until published). A sweep at start and then rarely finds
     the rest: entries left by a crash or by a replica that stopped. Sweeps scan, so they are
-    kept rare: on FerretDB a scan costs about a millisecond a document."""
+    kept rare, and rarer as the collections grow (next_sweep_after)."""
 
     def __init__(self, collections: Sequence[Collection], transport: Transport,
                  sweep_seconds: float = 60.0, batch: int = 200, parallel: int = 16) -> None:
@@ -89,10 +100,17 @@ class OutboxRelay:
         return sent
 
     async def sweep(self) -> int:
+        """One pass over each collection in _id order, a page at a time. It does not start
+        over until nothing is pending: under load there always is something (written a
+        moment ago, its hint on the way), and each new start is a scan of the collection."""
         sent = 0
         for coll in self._by_name.values():
-            while docs := await coll.find(PENDING, limit=self._batch, projection={"outbox": 1}):
+            page: dict[str, Any] = PENDING
+            while docs := await coll.find(page, sort=[("_id", 1)], limit=self._batch, projection={"outbox": 1}):
                 sent += await self._drain(coll, docs)
+                if len(docs) < self._batch:
+                    break
+                page = {**PENDING, "_id": {"$gt": docs[-1]["_id"]}}
         return sent
 
     async def drain_once(self) -> int:
@@ -106,8 +124,9 @@ class OutboxRelay:
             try:
                 await self.drain_hinted()
                 if loop.time() >= next_sweep:
+                    started = loop.time()
                     await self.sweep()
-                    next_sweep = loop.time() + self._sweep_seconds
+                    next_sweep = loop.time() + next_sweep_after(loop.time() - started, self._sweep_seconds)
             except asyncio.CancelledError:
                 raise
             except Exception:

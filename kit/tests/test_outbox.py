@@ -1,11 +1,12 @@
 import asyncio
 
+import pytest
 from opentelemetry import trace
 from siks_contracts.envelope import Envelope
 from siks_contracts.events import HouseholdRegistered
 from siks_kit import tracing
 from siks_kit.memory import MemoryDatabase, MemoryTransport
-from siks_kit.outbox import OutboxRelay, outbox_entry
+from siks_kit.outbox import OutboxRelay, next_sweep_after, outbox_entry
 from siks_kit.testing import await_for, envelope
 
 
@@ -62,3 +63,32 @@ async def test_sweep_finds_entries_no_hint_announced():
     relay = OutboxRelay([coll], bus)
     assert await relay.drain_hinted() == 0
     assert await relay.sweep() == 1 and bus.published[0].key == "h3"
+
+
+async def test_a_sweep_makes_one_pass_page_by_page():
+    db, bus = MemoryDatabase(), MemoryTransport()
+    coll = db.collection("households")
+    for i in range(5):
+        await coll.insert_one({"_id": f"h{i}", "outbox": [outbox_entry(_registered(1), f"h{i}")]})
+    relay = OutboxRelay([coll], bus, batch=2)
+    reads = []
+    find = coll.find
+
+    async def counting_find(*args, **kwargs):
+        docs = await find(*args, **kwargs)
+        reads.append(args[0])
+        if len(reads) == 1:  # a write lands behind the sweep's page while it runs
+            await coll.insert_one({"_id": "a-late", "outbox": [outbox_entry(_registered(1), "a-late")]})
+        return docs
+
+    coll.find = counting_find
+    assert await relay.sweep() == 5
+    assert sorted(r.key for r in bus.published) == [f"h{i}" for i in range(5)]
+    assert len(reads) == 3  # pages of 2, 2 and 1; "a-late" is left to its hint
+    assert await coll.find_one({"_id": "a-late", "outbox.0": {"$exists": True}}) is not None
+
+
+def test_sweeps_grow_rarer_as_they_grow_longer():
+    assert next_sweep_after(0.1, base_s=60) == 60  # small collections: the base interval
+    assert next_sweep_after(3.0, base_s=60) == pytest.approx(150)  # a 3 s sweep: 2% of the time
+    assert next_sweep_after(30.0, base_s=60) == pytest.approx(1500)
