@@ -9,7 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from pydantic import BaseModel, ValidationError
-from pymongo.errors import PyMongoError
+from pymongo.errors import ConnectionFailure
 from siks_contracts import topics
 from siks_contracts.envelope import Envelope
 from siks_contracts.events import UnknownEventType, parse_payload
@@ -59,7 +59,7 @@ class Consumer:
                 return
             except Rejected as exc:
                 return await self._dead_letter(topic, value, headers, f"rejected: {exc}")
-            except PyMongoError:
+            except ConnectionFailure:
                 raise  # the database is away: do not ack; Kafka redelivers once it is back
             except Exception as exc:
                 if attempt == self._attempts:

@@ -6,6 +6,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pymongo.errors import ConnectionFailure
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,12 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return problem_response(exc.status_code, str(exc.detail), request, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(ConnectionFailure)
+    async def _database_away(request: Request, exc: ConnectionFailure) -> JSONResponse:
+        log.warning("database unreachable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        return problem_response(503, "the database cannot be reached; the request was not completed. "
+                                     "Try again shortly: repeating it is safe", request, headers={"Retry-After": "5"})
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

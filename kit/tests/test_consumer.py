@@ -1,5 +1,5 @@
 import pytest
-from pymongo.errors import AutoReconnect
+from pymongo.errors import AutoReconnect, OperationFailure
 from siks_contracts import topics
 from siks_contracts.events import HouseholdRegistered
 from siks_kit.consumer import Consumer, Rejected
@@ -75,3 +75,15 @@ async def test_database_outage_is_not_acked_and_not_dead_lettered():
     with pytest.raises(AutoReconnect):
         await Consumer("t", bus, {TYPE: db_down}).process(topics.HOUSEHOLDS, _record(), {})
     assert bus.published == []
+
+
+async def test_a_database_refusal_is_a_handler_failure_not_an_outage():
+    # An operation the server refuses fails the same way every time: retrying it forever
+    # would stop the partition behind it. It is dead-lettered like any failing handler.
+    async def refused(env, payload):
+        raise OperationFailure("document fails validation")
+
+    bus = MemoryTransport()
+    await Consumer("t", bus, {TYPE: refused}).process(topics.HOUSEHOLDS, _record(), {})
+    assert [r.headers["dead_letter_reason"] for r in bus.published] == [
+        "handler failed after 3 attempts: OperationFailure"]
