@@ -1,23 +1,31 @@
 """Failures on the real stack lose nothing: a consumer that was down catches up from its
-committed offsets, and events stored while Kafka was down go out once it is back, even when
-the service that stored them crashed meanwhile (its outbox sweep at start finds them).
+committed offsets; events stored while Kafka was down go out once it is back, even when the
+service that stored them crashed meanwhile (its outbox sweep at start finds them); a record
+that comes while the database is away stays unacknowledged and is processed once it is back,
+while the HTTP API answers 503 with Retry-After.
 
 These tests stop and start parts of the shared stack through deploy/local/stack.py, and put
 everything back before they end, pass or fail."""
 
 import asyncio
+import json
 import os
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaProducer
+from siks_client.ladder import household_body
 from siks_contracts import topics
-from siks_kit.testing import read_topic
+from siks_contracts.enums import Role
+from siks_kit.testing import await_for, read_topic
 
 pytestmark = pytest.mark.stack
 ROOT = Path(__file__).resolve().parents[2]
 BOOTSTRAP = f"127.0.0.1:{os.environ.get('SIKS_KAFKA_PORT', '9092')}"
 VILLAGE = "33.22.02.2001"
+LOGS = Path(os.environ.get("SIKS_STATE", ROOT / "var" / "stack")) / "logs"
 
 
 async def stack(*args: str) -> None:
@@ -60,3 +68,41 @@ async def test_an_event_stored_while_kafka_is_down_survives_a_crash_and_goes_out
     assert len(await read_topic(BOOTSTRAP, topics.PROPOSALS, lambda r: r.key == key, deadline_s=5)) == 1
     assert len(await read_topic(BOOTSTRAP, topics.CHECKS, lambda r: r.key == key, deadline_s=5)) == 1
     assert (await ladder.household(household["id"], VILLAGE))["id"] == household["id"]
+
+
+async def test_a_record_that_comes_while_the_database_is_away_is_processed_once_it_is_back(ladder, fresh):
+    family, household = await fresh.register(VILLAGE)
+    proposal = await ladder.propose(household, "PKH")
+    await ladder.wait_case(proposal["id"], VILLAGE)
+    key = proposal["id"].encode()
+    (original,) = await read_topic(BOOTSTRAP, topics.PROPOSALS, lambda r: r.key == key)
+    resent = json.loads(original.value)  # the same household proposed again, under a new id
+    resent_id = resent["payload"]["proposal_id"] = str(uuid.uuid4())
+    resent["event_id"] = str(uuid.uuid4())
+    verification_log = LOGS / "verification.log"
+    seen_before = verification_log.read_text(errors="replace").count("it will be redelivered")
+
+    await stack("down", "mongo")
+    try:
+        producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP)
+        await producer.start()
+        try:
+            await producer.send_and_wait(topics.PROPOSALS, json.dumps(resent).encode(), key=resent_id.encode(),
+                                         headers=[("event_id", resent["event_id"].encode())])
+        finally:
+            await producer.stop()
+
+        async def verification_gave_it_back() -> bool:
+            return verification_log.read_text(errors="replace").count("it will be redelivered") > seen_before
+
+        await await_for(verification_gave_it_back, "verification to leave the record unacknowledged", 60)
+        body = household_body(family)
+        resp = await ladder.http.post(f"{ladder.endpoints.registry}/v1/households", json=body,
+                                      headers=ladder.headers(Role.OPERATOR_DESA, VILLAGE))
+        assert resp.status_code == 503 and resp.headers["retry-after"] == "5"
+        assert resp.headers["content-type"] == "application/problem+json"
+    finally:
+        await stack("up")
+    case = await ladder.wait_case(resent_id, VILLAGE, deadline_s=90)
+    assert case["checks_passed"] is not None  # integration, too, did it once the database was back
+    assert case["household_id"] == household["id"]
