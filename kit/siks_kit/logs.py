@@ -1,21 +1,19 @@
-"""Logging set-up: one line per record, 16-digit numbers masked whatever the caller wrote."""
+"""Logging set-up: one line per record, 16-digit numbers masked whatever the caller wrote,
+tracebacks included (an exception's message may quote the input it choked on)."""
 
 import logging
 
 from .redaction import mask_digits
 
 
-class MaskingFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = mask_digits(record.getMessage())
-        record.args = ()
-        return True
+class MaskingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return mask_digits(super().format(record))
 
 
 def configure_logging(level: str, service: str) -> None:
     handler = logging.StreamHandler()
-    handler.addFilter(MaskingFilter())
-    handler.setFormatter(logging.Formatter(f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(MaskingFormatter(f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -48,3 +48,20 @@ def test_siks_now_clocks_share_one_anchor():
     assert isinstance(clock_from(None), SystemClock) and isinstance(clock_from(""), SystemClock)
     with pytest.raises(ValueError):
         ShiftedClock(datetime(2026, 12, 16))
+
+
+def test_log_lines_mask_niks_in_the_message_and_in_the_traceback():
+    import logging
+    import sys
+
+    from siks_kit.logs import MaskingFormatter
+
+    try:
+        raise ValueError("no household for 3204052609800001")
+    except ValueError:
+        record = logging.LogRecord("t", logging.ERROR, __file__, 1, "claim of %s failed", ("3204052609800001",),
+                                   sys.exc_info())
+    line = MaskingFormatter("%(message)s").format(record)
+    assert "3204052609800001" not in line
+    assert "claim of 3204**********01 failed" in line
+    assert "ValueError: no household for 3204**********01" in line  # the traceback's last line
