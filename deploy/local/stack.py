@@ -361,6 +361,18 @@ def run(cmd: list[str]) -> int:
     finally:
         if started:
             down(started)
+        _reap_children()
+
+
+def _reap_children() -> None:
+    """Parts CMD stopped or killed (a test restarting one, say) were our children: collect them."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
 
 
 def _known(names: list[str]) -> list[str]:
