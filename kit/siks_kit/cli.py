@@ -1,13 +1,18 @@
-"""`siks` developer commands: print a development token, write the message JSON Schemas."""
+"""`siks` commands: print a development token, write the message JSON Schemas, list and
+replay dead letters."""
 
 import argparse
+import asyncio
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
+from siks_contracts import topics
 from siks_contracts.enums import Role
 from siks_contracts.schemas import message_schemas
 
+from . import dead_letters
 from .auth import issue_token
 from .settings import ServiceSettings
 
@@ -32,6 +37,39 @@ def _schemas(args: argparse.Namespace) -> int:
     return 0
 
 
+def _list_dead_letters(args: argparse.Namespace) -> int:
+    sources = (args.topic,) if args.topic else topics.ALL
+    found = asyncio.run(dead_letters.list_dead_letters(args.bootstrap, sources))
+    if not found:
+        print("no dead letters")
+        return 0
+    print(f"{'parked at (UTC)':<20} {'state':<8} {'consumer':<13} {'event type':<36} {'event id':<36} reason")
+    for d in sorted(found, key=lambda d: d.timestamp_ms):
+        at = datetime.fromtimestamp(d.timestamp_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        state = "handled" if d.handled else "waiting"
+        print(f"{at:<20} {state:<8} {d.consumer:<13} {d.event_type:<36} {d.event_id:<36} {d.reason}")
+    waiting = sum(not d.handled for d in found)
+    print(f"{len(found)} dead letters, {waiting} waiting (values not shown: they may hold personal data)")
+    return 0
+
+
+def _replay_dead_letters(args: argparse.Namespace) -> int:
+    def progress(done: int, total: int) -> None:
+        width = 30
+        bar = "#" * (width * done // total) + "-" * (width - width * done // total)
+        print(f"\r  [{bar}] {done}/{total}", end="" if done < total else "\n", flush=True)
+
+    result = asyncio.run(dead_letters.replay(args.bootstrap, args.topic, dry_run=args.dry_run,
+                                             include_unreadable=args.include_unreadable, progress=progress))
+    if args.dry_run:
+        print(f"{result.waiting} dead letter(s) of {args.topic} waiting; nothing sent (dry run)")
+        return 0
+    print(f"replayed {result.sent} dead letter(s) to {args.topic}; {result.copies} further cop(ies) of those "
+          f"left out; {result.unreadable} unreadable left out" +
+          ("" if args.include_unreadable or not result.unreadable else " (--include-unreadable sends them)"))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="siks", description="SIKS-NG developer commands")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -43,6 +81,20 @@ def main(argv: list[str] | None = None) -> int:
     schemas = sub.add_parser("schemas", help="write the JSON Schema of every message")
     schemas.add_argument("--out", default="contracts/schemas")
     schemas.set_defaults(run=_schemas)
+    dead = sub.add_parser("dead-letters", help="list the records consumers parked, or replay them")
+    dead_sub = dead.add_subparsers(dest="action", required=True)
+    listing = dead_sub.add_parser("list", help="every dead letter, with its reason and whether it was replayed")
+    listing.add_argument("--topic", choices=topics.ALL, help="only those that came from this topic")
+    listing.set_defaults(run=_list_dead_letters)
+    again = dead_sub.add_parser("replay", help="send the waiting dead letters of a topic back to it")
+    again.add_argument("--topic", required=True, choices=topics.ALL, help="the topic they came from")
+    again.add_argument("--dry-run", action="store_true", help="only count what waits")
+    again.add_argument("--include-unreadable", action="store_true",
+                       help="send back records that are no event we know, too (after a contracts fix, say)")
+    again.set_defaults(run=_replay_dead_letters)
+    for p in (listing, again):
+        p.add_argument("--bootstrap", default=ServiceSettings().kafka_bootstrap,
+                       help="Kafka bootstrap servers (SIKS_KAFKA_BOOTSTRAP)")
     args = parser.parse_args(argv)
     return args.run(args)
 

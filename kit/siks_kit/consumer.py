@@ -18,6 +18,9 @@ from .transport import Transport
 
 log = logging.getLogger(__name__)
 Handler = Callable[[Envelope, BaseModel], Awaitable[None]]
+INVALID = "invalid message"
+UNKNOWN_TYPE = "unknown event type"  # how UnknownEventType's message begins
+UNREADABLE_REASONS = (INVALID, UNKNOWN_TYPE)  # dead-letter reasons of records that are no event we know
 
 
 class Rejected(Exception):
@@ -47,7 +50,7 @@ class Consumer:
             envelope = Envelope.model_validate_json(value)
             payload = parse_payload(envelope)
         except ValidationError as exc:
-            return await self._dead_letter(topic, value, headers, f"invalid message: {describe(exc)}")
+            return await self._dead_letter(topic, value, headers, f"{INVALID}: {describe(exc)}")
         except UnknownEventType as exc:
             return await self._dead_letter(topic, value, headers, str(exc))
         handler = self._handlers.get(envelope.type)
