@@ -1,13 +1,18 @@
 """End-to-end fixtures: the real local stack (Kafka, FerretDB, the services), started by
 `make test` (deploy/local/stack.py run). Nothing here fakes anything."""
 
+import json
 import os
 import random
+import uuid
 
 import pytest
 from siks_client.ladder import Ladder, LadderError
+from siks_contracts import topics
+from siks_kit.testing import read_topic
 
 pytestmark = pytest.mark.stack
+BOOTSTRAP = f"127.0.0.1:{os.environ.get('SIKS_KAFKA_PORT', '9092')}"
 
 
 @pytest.fixture(scope="session")
@@ -49,3 +54,22 @@ class FreshFamilies:
 @pytest.fixture
 def fresh(ladder) -> FreshFamilies:
     return FreshFamilies(ladder)
+
+
+@pytest.fixture
+def proposed_again(ladder, fresh):
+    """For tests that put an event on Kafka themselves: a fresh household proposed through
+    the API, and a copy of its real proposal event under a new proposal id and event id (the
+    same household proposed again)."""
+
+    async def make(village: str):
+        family, household = await fresh.register(village)
+        proposal = await ladder.propose(household, "PKH")
+        await ladder.wait_case(proposal["id"], village)
+        key = proposal["id"].encode()
+        (original,) = await read_topic(BOOTSTRAP, topics.PROPOSALS, lambda r: r.key == key)
+        event = json.loads(original.value)
+        event["payload"]["proposal_id"], event["event_id"] = str(uuid.uuid4()), str(uuid.uuid4())
+        return family, household, event
+
+    return make
