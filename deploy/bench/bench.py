@@ -43,7 +43,7 @@ KAFKA = f"127.0.0.1:{os.environ.get('SIKS_KAFKA_PORT', 9092)}"
 MONGO = f"mongodb://127.0.0.1:{os.environ.get('SIKS_MONGO_PORT', 27017)}"
 RAW_TOPIC, SCRATCH_DB = "siks.bench.raw", "siks_bench"
 RESET_HINT = "reset the stack: make down && rm -rf var/stack && make up (with SIKS_NOW in days 15-25)"
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 120)  # logs and pipes get whole rows
 
 
 def progress() -> Progress:
@@ -412,12 +412,9 @@ def summarize_e2e(e: E2E, households: int, concurrency: int, poll_s: float) -> d
 STATE = Path(os.environ.get("SIKS_STATE", ROOT / "var" / "stack"))
 
 
-def cpu_seconds() -> dict[str, float]:
-    """User+system CPU seconds of each process the stack recorded, and of this bench.
-
-    On a 2-core machine every component shares the same cores, so CPU per household, not
-    wall time, tells which one to make cheaper (or give its own machine)."""
-    tick, out = os.sysconf("SC_CLK_TCK"), {}
+def stack_processes() -> dict[str, int]:
+    """Name -> pid of every process the stack recorded that still runs, and of this bench."""
+    found = {}
     for record in sorted((STATE / "pids").glob("*.json")):
         info = json.loads(record.read_text())
         try:  # /proc/<pid>/stat: fields after "(comm)" start at field 3
@@ -425,8 +422,35 @@ def cpu_seconds() -> dict[str, float]:
         except OSError:
             continue
         if fields[19] == str(info["start"]):  # the same process, not a reused pid
-            out[record.stem] = (int(fields[11]) + int(fields[12])) / tick
-    out["bench (this process)"] = sum(os.times()[:2])
+            found[record.stem] = info["pid"]
+    found["bench (this process)"] = os.getpid()
+    return found
+
+
+def cpu_seconds() -> dict[str, float]:
+    """User+system CPU seconds of each stack process and of this bench.
+
+    On a 2-core machine every component shares the same cores, so CPU per household, not
+    wall time, tells which one to make cheaper (or give its own machine)."""
+    tick, out = os.sysconf("SC_CLK_TCK"), {}
+    for name, pid in stack_processes().items():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[name] = (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def memory_mb() -> dict[str, dict[str, float]]:
+    """Resident memory of each stack process now, and its peak since it started (VmHWM)."""
+    out = {}
+    for name, pid in stack_processes().items():
+        try:
+            status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+        except OSError:
+            continue
+        out[name] = {"rss": int(status["VmRSS"].split()[0]) / 1024, "peak": int(status["VmHWM"].split()[0]) / 1024}
     return out
 
 
@@ -479,7 +503,15 @@ def report(results: dict[str, Any]) -> None:
     cpu = results["cpu_ms_per_household"]
     rows.append(("CPU per household", f"{sum(cpu.values()):,.0f} ms",
                  f"all processes; {results['meta']['cores']} cores give {results['meta']['cores'] * 1000 / max(sum(cpu.values()), 1):.1f} hh/s at most"))
-    rows += [(f"  {name}", f"{ms:,.0f} ms", "") for name, ms in cpu.items() if ms >= 1]
+    mem = results["memory_mb"]
+
+    def memory(name: str) -> str:
+        if name not in mem["before"] or name not in mem["after"]:
+            return ""
+        before, after = mem["before"][name], mem["after"][name]
+        return f"RSS {before['rss']:,.0f} -> {after['rss']:,.0f} MB, peak {after['peak']:,.0f} MB"
+
+    rows += [(f"  {name}", f"{ms:,.0f} ms", memory(name)) for name, ms in cpu.items() if ms >= 1]
     for row in rows:
         t.add_row(*row)
     console.print(t)
@@ -527,19 +559,21 @@ async def main() -> None:
         kafka = await kafka_baseline(args.messages, *proposal_event(typical))
         database = await db_baseline(args.messages, fresh, args.concurrency)
         await WATCHER.start()
-        cpu_before = cpu_seconds()
+        cpu_before, memory_before = cpu_seconds(), memory_mb()
         try:
             runs = await end_to_end(ladder, fresh, args.households, args.concurrency, args.poll_ms / 1000,
                                     args.deadline, args.time_budget)
         finally:
             await WATCHER.stop()
         cpu = cpu_per_household(cpu_before, cpu_seconds(), sum(r.latency_s is not None for r in runs.runs))
+        memory = {"before": memory_before, "after": memory_mb()}
         e2e = summarize_e2e(runs, args.households, args.concurrency, args.poll_ms / 1000)
     finally:
         await ladder.close()
 
     db_rate = database[f"concurrency_{args.concurrency}"]["docs_per_s"]
     results = {"meta": meta, "kafka": kafka, "database": database, "e2e": e2e, "cpu_ms_per_household": cpu,
+               "memory_mb": memory,
                "ratios": {"e2e_vs_kafka_round_trip": e2e["households_per_s"] / kafka["round_trip_msgs_per_s"],
                           "e2e_vs_db_insert": e2e["households_per_s"] / db_rate}}
     report(results)
