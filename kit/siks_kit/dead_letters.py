@@ -78,7 +78,7 @@ async def _read_all(consumer: AIOKafkaConsumer, starts: dict[TopicPartition, int
 
 async def list_dead_letters(bootstrap: str, sources: tuple[str, ...] = topics.ALL) -> list[DeadLetter]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
     await admin.start()
     await consumer.start()
     found: list[DeadLetter] = []
@@ -121,7 +121,8 @@ async def replay(bootstrap: str, source: str, *, dry_run: bool = False, include_
     `source` (same key, the headers but the dead-letter ones, plus `replayed_from`): each
     record once however many consumers parked it, unreadable ones only when asked."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=REPLAY_GROUP, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=REPLAY_GROUP, enable_auto_commit=False,
+                                auto_offset_reset="earliest")  # records past retention: start at the oldest kept
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
     await admin.start()
     await consumer.start()
