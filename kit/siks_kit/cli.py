@@ -12,7 +12,7 @@ from siks_contracts import topics
 from siks_contracts.enums import Role
 from siks_contracts.schemas import message_schemas
 
-from . import dead_letters
+from . import dead_letters, lag
 from .auth import issue_token
 from .settings import ServiceSettings
 
@@ -70,6 +70,17 @@ def _replay_dead_letters(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lag(args: argparse.Namespace) -> int:
+    found = asyncio.run(lag.consumer_lag(args.bootstrap, tuple(args.group) or lag.SERVICE_GROUPS))
+    if not found:
+        print("no consumer group has committed anything yet")
+        return 0
+    print(f"{'group':<14} {'topic':<32} {'partitions':>10} {'behind':>8}")
+    for row in found:
+        print(f"{row.group:<14} {row.topic:<32} {row.partitions:>10} {row.behind:>8}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="siks", description="SIKS-NG developer commands")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -92,7 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     again.add_argument("--include-unreadable", action="store_true",
                        help="send back records that are no event we know, too (after a contracts fix, say)")
     again.set_defaults(run=_replay_dead_letters)
-    for p in (listing, again):
+    behind = sub.add_parser("lag", help="records each service's consumer group has yet to process, per topic")
+    behind.add_argument("--group", action="append", default=[], help="a service (consumer group); all four by default")
+    behind.set_defaults(run=_lag)
+    for p in (listing, again, behind):
         p.add_argument("--bootstrap", default=ServiceSettings().kafka_bootstrap,
                        help="Kafka bootstrap servers (SIKS_KAFKA_BOOTSTRAP)")
     args = parser.parse_args(argv)

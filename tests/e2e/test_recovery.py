@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaProducer
 from siks_client.ladder import household_body
 from siks_contracts import topics
 from siks_contracts.enums import Role
+from siks_kit.lag import consumer_lag
 from siks_kit.testing import await_for, read_topic
 
 pytestmark = pytest.mark.stack
@@ -34,6 +35,15 @@ async def stack(*args: str) -> None:
     assert proc.returncode == 0, f"stack.py {' '.join(args)} failed:\n{out.decode(errors='replace')[-2000:]}"
 
 
+async def integration_behind() -> int:
+    (row,) = [r for r in await consumer_lag(BOOTSTRAP, ("integration",)) if r.topic == topics.PROPOSALS]
+    return row.behind
+
+
+async def integration_caught_up() -> bool:
+    return await integration_behind() == 0
+
+
 async def test_a_consumer_that_was_down_catches_up_and_emits_its_result_once(ladder, fresh):
     await stack("down", "integration")
     try:
@@ -41,10 +51,12 @@ async def test_a_consumer_that_was_down_catches_up_and_emits_its_result_once(lad
         proposal = await ladder.propose(household, "PKH")
         opened = await ladder.wait_case(proposal["id"], VILLAGE, stage="submitted")
         assert opened["checks_passed"] is None  # nobody could run the checks
+        assert await integration_behind() >= 1  # what ops see: `siks lag`
     finally:
         await stack("up")
     case = await ladder.wait_case(proposal["id"], VILLAGE, deadline_s=90)
     assert case["checks_passed"] is not None
+    await await_for(integration_caught_up, "integration to catch up", 30)
     key = proposal["id"].encode()
     assert len(await read_topic(BOOTSTRAP, topics.CHECKS, lambda r: r.key == key, deadline_s=5)) == 1
 
