@@ -92,6 +92,18 @@ async def read_household(deps: RegistryDeps, actor: Actor, household_id: str) ->
     return public_household(doc)
 
 
+async def search_households(deps: RegistryDeps, actor: Actor, *, nik: str | None, region: str | None,
+                            q: str | None, limit: int, offset: int) -> dict[str, Any]:
+    """Within the caller's scope: their own region unless they name one inside it."""
+    prefix = region or actor.region
+    if prefix:
+        require_scope(actor, prefix)
+    elif not actor.covers(""):
+        raise Problem(403, "a region is required for your role")
+    items = await deps.households.search(nik=nik, region_prefix=prefix, q=q, limit=limit, skip=offset)
+    return {"items": [public_household(d) for d in items], "limit": limit, "offset": offset}
+
+
 async def submit_proposal(deps: RegistryDeps, actor: Actor, cmd: SubmitProposal) -> dict[str, Any]:
     require_role(actor, Role.OPERATOR_DESA)
     household = await deps.households.get(cmd.household_id)

@@ -3,8 +3,7 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
-from siks_kit.auth import CurrentActor, require_scope
-from siks_kit.problems import Problem
+from siks_kit.auth import CurrentActor
 from siks_kit.service import deps_of
 
 from .. import handlers
@@ -33,13 +32,7 @@ async def search_households(actor: CurrentActor, deps: Deps,
                             region: str | None = None, q: Annotated[str | None, Query(max_length=100)] = None,
                             limit: Annotated[int, Query(ge=1, le=500)] = 50,
                             offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
-    prefix = region or actor.region
-    if prefix:
-        require_scope(actor, prefix)
-    elif not actor.covers(""):
-        raise Problem(403, "a region is required for your role")
-    items = await deps.households.search(nik=nik, region_prefix=prefix, q=q, limit=limit, skip=offset)
-    return {"items": [handlers.public_household(d) for d in items], "limit": limit, "offset": offset}
+    return await handlers.search_households(deps, actor, nik=nik, region=region, q=q, limit=limit, offset=offset)
 
 
 @router.post("/proposals", status_code=201, tags=["proposals"])
