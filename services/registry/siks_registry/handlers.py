@@ -100,7 +100,14 @@ async def search_households(deps: RegistryDeps, actor: Actor, *, nik: str | None
         require_scope(actor, prefix)
     elif not actor.covers(""):
         raise Problem(403, "a region is required for your role")
-    items = await deps.households.search(nik=nik, region_prefix=prefix, q=q, limit=limit, skip=offset)
+    if nik:
+        # One person, one household: the claim names it, an _id read rather than a search.
+        holder = await deps.niks.holder(nik)
+        doc = await deps.households.get(holder) if holder else None
+        found = [doc] if doc and hh.matches(doc, region_prefix=prefix, name_part=q) else []
+        items = found[offset:offset + limit]
+    else:
+        items = await deps.households.search(region_prefix=prefix, q=q, limit=limit, skip=offset)
     return {"items": [public_household(d) for d in items], "limit": limit, "offset": offset}
 
 

@@ -190,3 +190,23 @@ def test_a_returned_case_reopens_the_programme_slot(env):
     again = client.post("/v1/proposals", json={"household_id": hid, "kind": "dtks_new", "program": "PKH"},
                         headers=auth())
     assert again.status_code == 201 and again.json()["id"] != first["id"]
+
+
+def test_search_by_nik_region_and_name_within_the_callers_scope(env):
+    client, *_ = env
+    hid = client.post("/v1/households", json=household(), headers=auth()).json()["id"]
+
+    def search(params, headers=None):
+        return client.get("/v1/households", params=params, headers=headers or auth())
+
+    assert [h["id"] for h in search({"nik": "3204055912790001"}).json()["items"]] == [hid]
+    assert search({"nik": "3204055912790001", "q": "agus"}).json()["items"][0]["id"] == hid
+    assert search({"nik": "3204055912790001", "q": "budi"}).json()["items"] == []
+    assert search({"nik": "3204052609800099"}).json()["items"] == []
+    assert [h["id"] for h in search({"q": "EUIS"}).json()["items"]] == [hid]
+    regency = auth(Role.SUPERVISOR_KABKOTA, "32.04")
+    assert [h["id"] for h in search({}, regency).json()["items"]] == [hid]
+    assert search({"nik": "3204055912790001"}, auth(region="32.04.06.2003")).json()["items"] == []  # not theirs
+    refused = search({"region": VILLAGE}, auth(region="32.04.06.2003"))
+    assert refused.status_code == 403 and refused.headers["content-type"] == "application/problem+json"
+    assert search({"nik": "12345"}).status_code == 422

@@ -26,6 +26,14 @@ def check_members(members: Sequence[MemberFacts]) -> None:
         raise HouseholdRuleBroken(f"{len(repeated)} NIK(s) appear twice in the members list")
 
 
+def matches(household: dict, *, region_prefix: str | None, name_part: str | None) -> bool:
+    """The search's conditions, for a household found another way (by a member's NIK): in
+    the region (a code prefix), and some member's name holding `name_part`, any case."""
+    if region_prefix and not household["region_code"].startswith(region_prefix):
+        return False
+    return not name_part or any(name_part.casefold() in m["name"].casefold() for m in household["members"])
+
+
 # Household status in the register.
 REGISTERED = "registered"
 BENEFICIARY = "beneficiary"

@@ -23,11 +23,8 @@ class HouseholdStore:
     async def exists(self, household_id: str) -> bool:
         return await self.coll.find_one({"_id": household_id}, {"_id": 1}) is not None
 
-    async def search(self, *, nik: str | None, region_prefix: str | None, q: str | None,
-                     limit: int, skip: int) -> list[Document]:
+    async def search(self, *, region_prefix: str | None, q: str | None, limit: int, skip: int) -> list[Document]:
         filter: dict[str, Any] = {}
-        if nik:
-            filter["members.nik"] = nik
         if region_prefix:
             filter["region_code"] = {"$regex": "^" + re.escape(region_prefix)}
         if q:
@@ -105,6 +102,11 @@ class NikClaims:
             if await self.coll.update_one({"_id": nik, "household_id": holder}, {"$set": {"household_id": household_id}}):
                 return None
         return holder or await self._claim_one(nik, household_id)
+
+    async def holder(self, nik: str) -> str | None:
+        """The household that claimed this NIK, if any (it may be a claim whose registration died)."""
+        claim = await self.coll.find_one({"_id": nik})
+        return claim["household_id"] if claim else None
 
     async def release(self, niks: list[str], household_id: str) -> None:
         for nik in niks:
