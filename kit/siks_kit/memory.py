@@ -78,10 +78,12 @@ class Record:
 
 @dataclass
 class MemoryTransport:
-    """Records what is published; tests deliver records to subscribers by hand."""
+    """Records what is published; tests deliver records to subscribers by hand (`deliver`),
+    or all that waits, as Kafka would (`pump`)."""
 
     published: list[Record] = field(default_factory=list)
     subscribers: dict[str, list[RecordCallback]] = field(default_factory=dict)
+    pumped: int = 0  # how many of `published` `pump` has delivered
 
     async def publish(self, topic: str, key: str, value: bytes, headers: dict[str, str]) -> None:
         self.published.append(Record(topic, key, value, dict(headers)))
@@ -92,6 +94,22 @@ class MemoryTransport:
     async def deliver(self, record: Record) -> None:
         for callback in self.subscribers.get(record.topic, []):
             await callback(record.value, record.headers)
+
+    async def pump(self, redeliveries: int = 10) -> None:
+        """Delivers every record published since the last pump, in order. A callback that
+        raises gets the same record again, as an unacknowledged Kafka record comes again
+        (here at most `redeliveries` times, then the error stands)."""
+        while self.pumped < len(self.published):
+            record = self.published[self.pumped]
+            for callback in self.subscribers.get(record.topic, []):
+                for attempt in range(redeliveries + 1):
+                    try:
+                        await callback(record.value, record.headers)
+                        break
+                    except Exception:
+                        if attempt == redeliveries:
+                            raise
+            self.pumped += 1
 
     def on(self, topic: str) -> list[Record]:
         return [r for r in self.published if r.topic == topic]
