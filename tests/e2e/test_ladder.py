@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from siks_client.ladder import LadderError
+from siks_contracts.enums import Role
 
 pytestmark = pytest.mark.stack
 VILLAGE = "33.22.01.2001"  # Tajuk, Getasan, Kab. Semarang
@@ -53,6 +54,9 @@ async def test_one_household_climbs_from_operator_to_decree_and_cek_bansos(ladde
     issued = await ladder.issue_decree(draft["id"])
     assert issued["status"] == "issued" and issued["number"].endswith(f"/HUK/{period[:4]}")
     assert issued["count"] >= 1 and issued["content_hash"] == draft["content_hash"]
+    sheet = await ladder.http.get(f"{ladder.endpoints.decree}/v1/decrees/{draft['id']}/beneficiaries",
+                                  params={"format": "xlsx"}, headers=ladder.headers(Role.MENSOS))
+    assert sheet.status_code == 200 and sheet.content[:2] == b"PK"  # an XLSX is a zip
 
     decreed = await ladder.wait_case(proposal["id"], VILLAGE, stage="decreed")
     assert [h["stage"] for h in decreed["history"]] == ["submitted", "verified", "validated", "approved", "decreed"]

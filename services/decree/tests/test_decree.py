@@ -1,18 +1,23 @@
 """Decree with fakes: candidates, draft, issue, the frozen list, Cek Bansos, idempotency."""
 
+import csv
+import io
 from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
+from openpyxl import load_workbook
 from siks_contracts import topics
 from siks_contracts.actor import Actor
 from siks_contracts.enums import Program, Role, Stage
 from siks_contracts.events import CaseStageChanged
+from siks_kit.auth import issue_token
 from siks_kit.clock import FixedClock
 from siks_kit.consumer import Consumer
 from siks_kit.memory import MemoryDatabase, MemoryTransport
 from siks_kit.problems import Problem
 from siks_kit.samples import VILLAGE, household_snapshot
+from siks_kit.settings import DEVELOPMENT_JWT_SECRET
 from siks_kit.testing import envelope
 from siks_decree import handlers
 from siks_decree.bootstrap import build_app
@@ -109,3 +114,34 @@ async def test_a_second_draft_takes_no_case_of_the_first_and_an_empty_one_is_ref
     with pytest.raises(Problem) as empty:
         await handlers.draft(deps, MENSOS, DraftDecree(program="PKH", period="2026-12"))
     assert empty.value.status == 409 and "no approved" in empty.value.detail
+
+
+async def test_the_frozen_list_as_json_csv_and_xlsx_within_the_callers_region():
+    db = MemoryDatabase()
+    deps = DecreeDeps.build(db, FixedClock(NOW))
+    draft, issued, _ = await issue_one(deps, Consumer("decree", MemoryTransport(), subscriptions(deps)), db)
+    app = build_app(database=db, transport=MemoryTransport(), clock=FixedClock(NOW))
+
+    def as_(role, region=None):
+        return {"Authorization": "Bearer " + issue_token(DEVELOPMENT_JWT_SECRET, sub="t", role=role, region=region)}
+
+    url = f"/v1/decrees/{draft['id']}/beneficiaries"
+    with TestClient(app) as client:
+        listed = client.get(url, headers=as_(Role.SUPERVISOR_KABKOTA, "32.04")).json()
+        assert listed["count"] == 1 and listed["items"][0]["head_nik"] == "3204052609800001"
+        assert client.get(url, headers=as_(Role.SUPERVISOR_KABKOTA, "33.22")).json()["count"] == 0  # not theirs
+
+        as_csv = client.get(url, params={"format": "csv"}, headers=as_(Role.MENSOS))
+        assert as_csv.headers["content-type"].startswith("text/csv")
+        (row,) = list(csv.DictReader(io.StringIO(as_csv.text)))
+        assert row["head_nik"] == "3204052609800001" and row["proposal_id"] == "p-1"
+
+        as_xlsx = client.get(url, params={"format": "xlsx"}, headers=as_(Role.MENSOS))
+        assert as_xlsx.headers["content-disposition"].endswith(f'sk-{draft["id"]}.xlsx"')
+        book = load_workbook(io.BytesIO(as_xlsx.content), read_only=True)
+        header, first = list(book["beneficiaries"].iter_rows(values_only=True))
+        assert header[4] == "head_nik" and first[4] == "3204052609800001"  # text: all 16 digits kept
+        about = dict(book["decree"].iter_rows(values_only=True))
+        assert about["number"] == issued["number"] and about["content_hash"] == issued["content_hash"]
+
+        assert client.get(url, params={"format": "pdf"}, headers=as_(Role.MENSOS)).status_code == 422

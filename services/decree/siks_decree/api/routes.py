@@ -1,7 +1,5 @@
 """HTTP routes of decree: the Minister's SK, its frozen list, and public Cek Bansos."""
 
-import csv
-import io
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -12,6 +10,7 @@ from siks_kit.service import deps_of
 
 from .. import handlers
 from ..commands import DraftDecree
+from . import exports
 from ..handlers import DecreeDeps
 
 Deps = Annotated[DecreeDeps, Depends(deps_of)]
@@ -44,18 +43,19 @@ async def read(decree_id: str, actor: CurrentActor, deps: Deps) -> dict[str, Any
     return await handlers.read_decree(deps, decree_id)
 
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
 @router.get("/decrees/{decree_id}/beneficiaries", tags=["decrees"])
 async def beneficiaries(decree_id: str, actor: CurrentActor, deps: Deps,
-                        format: Annotated[str, Query(pattern="^(json|csv)$")] = "json") -> Any:
+                        format: Annotated[str, Query(pattern="^(json|csv|xlsx)$")] = "json") -> Any:
+    """The frozen list, within the caller's region: JSON, or a file (`format=csv|xlsx`)."""
     decree, rows = await handlers.beneficiaries(deps, actor, decree_id)
-    if format == "csv":
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["proposal_id"])
-        writer.writeheader()
-        writer.writerows(rows)
-        return Response(buf.getvalue(), media_type="text/csv",
-                        headers={"Content-Disposition": f'attachment; filename="sk-{decree_id}.csv"'})
-    return {"decree": decree, "count": len(rows), "items": rows}
+    if format == "json":
+        return {"decree": decree, "count": len(rows), "items": rows}
+    body, media = (exports.as_csv(rows), "text/csv") if format == "csv" else (exports.as_xlsx(decree, rows), XLSX)
+    return Response(body, media_type=media,
+                    headers={"Content-Disposition": f'attachment; filename="sk-{decree_id}.{format}"'})
 
 
 @router.get("/public/status", tags=["public"], dependencies=[Depends(_public_limit)])
