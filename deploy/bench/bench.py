@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import os
 import re
@@ -409,20 +410,21 @@ def summarize_e2e(e: E2E, households: int, concurrency: int, poll_s: float) -> d
 
 # ---------------------------------------------------------------- where the CPU went
 
-STATE = Path(os.environ.get("SIKS_STATE", ROOT / "var" / "stack"))
+def _load_stack():
+    """deploy/local/stack.py, the one that keeps the record of what runs (a script, not a package)."""
+    spec = importlib.util.spec_from_file_location("siks_local_stack", ROOT / "deploy" / "local" / "stack.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look themselves up there
+    spec.loader.exec_module(module)
+    return module
+
+
+STACK = _load_stack()
 
 
 def stack_processes() -> dict[str, int]:
     """Name -> pid of every process the stack recorded that still runs, and of this bench."""
-    found = {}
-    for record in sorted((STATE / "pids").glob("*.json")):
-        info = json.loads(record.read_text())
-        try:  # /proc/<pid>/stat: fields after "(comm)" start at field 3
-            fields = Path(f"/proc/{info['pid']}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[19] == str(info["start"]):  # the same process, not a reused pid
-            found[record.stem] = info["pid"]
+    found = {c.name: pid for c in STACK.components_names() if (pid := STACK.recorded(c.name)) is not None}
     found["bench (this process)"] = os.getpid()
     return found
 

@@ -18,6 +18,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from siks_contracts import topics
 
 from .consumer import UNREADABLE_REASONS
+from .offsets import committed, partitions_of
 
 REPLAY_GROUP = "siks-dead-letter-replay"
 DEAD_LETTER_HEADERS = ("dead_letter_reason", "dead_letter_source", "dead_letter_consumer")
@@ -43,18 +44,6 @@ def source_of(dead_letter_topic: str) -> str:
 
 def _headers(record) -> dict[str, str]:
     return {k: v.decode(errors="replace") for k, v in record.headers}
-
-
-async def _handled_up_to(admin: AIOKafkaAdminClient, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
-    committed = await admin.list_consumer_group_offsets(REPLAY_GROUP, partitions=partitions)
-    return {tp: meta.offset for tp, meta in committed.items() if meta is not None and meta.offset >= 0}
-
-
-async def _partitions(admin: AIOKafkaAdminClient, topic: str) -> list[TopicPartition]:
-    (described,) = await admin.describe_topics([topic])
-    if described["error_code"]:  # no such topic: nothing was ever parked there
-        return []
-    return sorted(TopicPartition(topic, p["partition"]) for p in described["partitions"])
 
 
 async def _read_all(consumer: AIOKafkaConsumer, starts: dict[TopicPartition, int]):
@@ -84,11 +73,11 @@ async def list_dead_letters(bootstrap: str, sources: tuple[str, ...] = topics.AL
     found: list[DeadLetter] = []
     try:
         for source in sources:
-            partitions = await _partitions(admin, topics.dead_letter(source))
+            partitions = await partitions_of(admin, topics.dead_letter(source))
             if not partitions:
                 continue
             consumer.assign(partitions)
-            done = await _handled_up_to(admin, partitions)
+            done = await committed(admin, REPLAY_GROUP, partitions)
             async for tp, r in _read_all(consumer, {tp: 0 for tp in partitions}):
                 h = _headers(r)
                 found.append(DeadLetter(
@@ -129,11 +118,11 @@ async def replay(bootstrap: str, source: str, *, dry_run: bool = False, include_
     await producer.start()
     result = Replay()
     try:
-        partitions = await _partitions(admin, topics.dead_letter(source))
+        partitions = await partitions_of(admin, topics.dead_letter(source))
         if not partitions:
             return result
         consumer.assign(partitions)
-        done = await _handled_up_to(admin, partitions)
+        done = await committed(admin, REPLAY_GROUP, partitions)
         starts = {tp: done.get(tp, 0) for tp in partitions}
         ends = await consumer.end_offsets(partitions)
         result.waiting = sum(max(0, ends[tp] - starts[tp]) for tp in partitions)

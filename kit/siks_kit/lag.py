@@ -3,8 +3,10 @@ topic. What ops watch to decide which service to scale (up to the topic's partit
 
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
+
+from .offsets import committed, partitions_of
 
 SERVICE_GROUPS = ("registry", "verification", "integration", "decree")  # group id = service name
 
@@ -25,15 +27,13 @@ async def consumer_lag(bootstrap: str, groups: tuple[str, ...] = SERVICE_GROUPS)
     try:
         found = []
         for group in groups:
-            committed = {tp: meta.offset for tp, meta in (await admin.list_consumer_group_offsets(group)).items()
-                         if meta is not None and meta.offset >= 0}
-            for topic in sorted({tp.topic for tp in committed}):
-                (described,) = await admin.describe_topics([topic])
-                tps = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
+            done = await committed(admin, group)
+            for topic in sorted({tp.topic for tp in done}):
+                tps = await partitions_of(admin, topic)
                 ends = await consumer.end_offsets(tps)
                 # A partition the group never committed on counts from its first record kept.
-                starts = await consumer.beginning_offsets([tp for tp in tps if tp not in committed])
-                behind = sum(max(0, ends[tp] - committed.get(tp, starts.get(tp, 0))) for tp in tps)
+                starts = await consumer.beginning_offsets([tp for tp in tps if tp not in done])
+                behind = sum(max(0, ends[tp] - done.get(tp, starts.get(tp, 0))) for tp in tps)
                 found.append(Lag(group, topic, len(tps), behind))
         return found
     finally:

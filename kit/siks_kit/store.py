@@ -87,9 +87,14 @@ def _get(doc: Any, path: str) -> Any:
     return doc
 
 
+def _is_operator(condition: Any) -> bool:
+    """`{"$ne": x}` and the like, as against a plain value to equal."""
+    return isinstance(condition, dict) and bool(condition) and all(k.startswith("$") for k in condition)
+
+
 def _holds(value: Any, condition: Any) -> bool:
     values = value if isinstance(value, list) else [value]  # an array matches by any element
-    if isinstance(condition, dict) and condition and all(k.startswith("$") for k in condition):
+    if _is_operator(condition):
         for op, arg in condition.items():
             if op == "$exists":
                 if (value is not _MISSING) != bool(arg):
@@ -134,7 +139,7 @@ def _split_id(filter: Mapping[str, Any]) -> tuple[Any, dict[str, Any]] | None:
 
 
 def _has_equality(guards: Mapping[str, Any]) -> bool:
-    return any(not (isinstance(c, dict) and all(k.startswith("$") for k in c)) for c in guards.values())
+    return not all(_is_operator(c) for c in guards.values())
 
 
 class WriteGate:

@@ -95,8 +95,7 @@ class NikClaims:
     async def _claim_one(self, nik: str, household_id: str) -> str | None:
         if await insert_new(self.coll, {"_id": nik, "household_id": household_id}):
             return None
-        current = await self.coll.find_one({"_id": nik})
-        holder = current["household_id"] if current else None
+        holder = await self.holder(nik)
         if holder and not await self._households.exists(holder):
             # A claim left by a registration that died before storing its household.
             if await self.coll.update_one({"_id": nik, "household_id": holder}, {"$set": {"household_id": household_id}}):
