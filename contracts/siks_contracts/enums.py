@@ -50,3 +50,20 @@ class Relation(StrEnum):
     CHILD = "child"
     PARENT = "parent"
     OTHER = "other"
+
+
+class RemovalReason(StrEnum):
+    """Why a household leaves a programme's roll (Kepmensos 79/HUK/2025)."""
+
+    INELIGIBLE = "ineligible"  # tidak layak
+    DECEASED = "deceased"
+    MOVED = "moved"
+    DUPLICATE = "duplicate"  # ganda
+    GRADUATED = "graduated"
+
+
+class EntryChange(StrEnum):
+    """What a decree entry does to the programme's roll."""
+
+    ADDED = "added"
+    REMOVED = "removed"

@@ -4,12 +4,12 @@ Evolution is additive: new optional fields are fine; a breaking change is a new 
 """
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from . import topics
-from .enums import Program, ProposalKind, Relation, Sex, Stage
+from .enums import EntryChange, Program, ProposalKind, Relation, RemovalReason, Sex, Stage
 from .envelope import Envelope
 
 
@@ -45,15 +45,25 @@ class ProposalSubmitted(BaseModel):
     reason: str | None = None
     submitted_at: datetime
     household: HouseholdSnapshot
+    # 1 on the first submission, +1 on each resubmission after a return: the checks run again
+    # on the household as it is now, and the case goes back to `submitted`.
+    round: int = Field(default=1, ge=1)
+    household_version: int | None = None
+    # For an ineligibility (and the later deactivations): why the household should leave.
+    removal_reason: RemovalReason | None = None
 
 
-CheckStatus = Literal["passed", "warning", "failed", "error"]
+# "pending": the outside system has not answered yet (down, slow, rate limiting); it is asked
+# again with backoff. "error" is kept for readers of v1 records and no longer produced.
+CheckStatus = Literal["pending", "passed", "warning", "failed", "error"]
 
 
 class CheckResult(BaseModel):
-    name: str = Field(examples=["nik", "region", "dukcapil"])
+    name: str = Field(examples=["nik", "region", "dukcapil", "dtsen"])
     status: CheckStatus
     detail: str = ""
+    # What the check found, without personal data (e.g. {"desil": 3}).
+    evidence: dict[str, Any] = Field(default_factory=dict)
 
 
 class ChecksCompleted(BaseModel):
@@ -61,6 +71,19 @@ class ChecksCompleted(BaseModel):
     household_id: str
     checks: list[CheckResult]
     passed: bool
+    round: int = Field(default=1, ge=1)
+    # The household's welfare rank as DTSEN/BPS has it (lowest desil among its members).
+    desil: int | None = Field(default=None, ge=1, le=10)
+
+
+class ChecksPending(BaseModel):
+    """Some checks of a round wait on outside systems; the case shows which."""
+
+    proposal_id: str
+    household_id: str
+    checks: list[CheckResult]
+    waiting_on: list[str]
+    round: int = Field(default=1, ge=1)
 
 
 class CaseStageChanged(BaseModel):
@@ -77,12 +100,23 @@ class CaseStageChanged(BaseModel):
     approval_reference: str | None = None
     # Present from `approved` on: the decree needs the members to answer Cek Bansos.
     household: HouseholdSnapshot | None = None
+    kind: ProposalKind | None = None
+    round: int | None = None
+    # From `approved` on: the decree period the case goes into ("YYYY-MM"), set by the
+    # approval's date and the programme's deadline (or rolled into the next period).
+    period: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}$")
+    # From `approved` on, for removals: why the household leaves the programme's roll.
+    removal_reason: RemovalReason | None = None
+    # The validated welfare rank (desil) and the programme tier it falls in (1 = first).
+    tier: int | None = None
 
 
 class Beneficiary(BaseModel):
     proposal_id: str
     household_id: str
     region_code: str
+    change: EntryChange = EntryChange.ADDED
+    reason: RemovalReason | None = None  # for removals
 
 
 class DecreeIssued(BaseModel):
@@ -101,6 +135,7 @@ EVENTS: dict[str, tuple[type[BaseModel], str]] = {
     "registry.household_registered.v1": (HouseholdRegistered, topics.HOUSEHOLDS),
     "registry.proposal_submitted.v1": (ProposalSubmitted, topics.PROPOSALS),
     "integration.checks_completed.v1": (ChecksCompleted, topics.CHECKS),
+    "integration.checks_pending.v1": (ChecksPending, topics.CHECKS),
     "verification.case_stage_changed.v1": (CaseStageChanged, topics.CASES),
     "decree.decree_issued.v1": (DecreeIssued, topics.DECREES),
 }
@@ -120,6 +155,11 @@ def topic_of(event_type: str) -> str:
         return EVENTS[event_type][1]
     except KeyError:
         raise UnknownEventType(f"unknown event type {event_type!r}") from None
+
+
+def types_on(topic: str) -> frozenset[str]:
+    """The event types that belong on a topic; anything else read there is refused."""
+    return frozenset(name for name, (_, t) in EVENTS.items() if t == topic)
 
 
 def parse_payload(envelope: Envelope) -> BaseModel:

@@ -13,3 +13,8 @@ def dead_letter(topic: str) -> str:
 
 
 ALL = (HOUSEHOLDS, PROPOSALS, CHECKS, CASES, DECREES)
+
+# A topic has one owner: the only service that may write it (the broker's ACLs say so too),
+# and the only `producer` a consumer accepts in an envelope read from it.
+OWNER = {HOUSEHOLDS: "registry", PROPOSALS: "registry", CHECKS: "integration", CASES: "verification",
+         DECREES: "decree"}

@@ -39,3 +39,24 @@ def test_a_calendar_is_data_and_refuses_nonsense():
     assert not custom.is_open(ProposalKind.PROGRAM, Program.BPNT, jkt(2026, 12, 20))
     with pytest.raises(ValidationError):
         Window(name="bad", programs=[Program.PKH], first_day=20, last_day=10)
+
+
+@pytest.mark.parametrize("program, on, period, deadline", [
+    (Program.PBI_JK, "2026-12-11", "2026-12", "2026-12-11"),  # approved before the 12th
+    (Program.PBI_JK, "2026-12-12", None, "2026-12-11"),
+    (Program.PKH, "2027-02-27", "2027-02", "2027-02-27"),  # H-1: the day before the month's last day
+    (Program.PKH, "2027-02-28", None, "2027-02-27"),
+    (Program.PKH, "2026-12-30", "2026-12", "2026-12-30"),
+    (Program.PKH, "2026-12-31", None, "2026-12-30"),
+])
+def test_approval_deadlines_follow_the_calendar(program, on, period, deadline):
+    from datetime import date
+    placed = CAL.place_approval(program, date.fromisoformat(on))
+    assert placed.period == period and placed.deadline.isoformat() == deadline
+    assert placed.too_late is (period is None)
+
+
+def test_a_late_approval_rolls_into_the_next_period_when_asked():
+    from datetime import date
+    placed = CAL.place_approval(Program.PKH, date(2026, 12, 31), roll_over=True)
+    assert (placed.period, placed.rolled_over, placed.next_deadline.isoformat()) == ("2027-01", True, "2027-01-30")
