@@ -6,7 +6,7 @@ from typing import Any
 
 from openpyxl import Workbook
 
-COLUMNS = ["proposal_id", "household_id", "region_code", "kk_number", "head_nik", "head_name", "members"]
+COLUMNS = ["proposal_id", "household_id", "region_code", "kk_number", "head_nik", "head_name", "members", "change", "reason"]
 
 
 def as_csv(rows: list[dict[str, Any]]) -> bytes:
