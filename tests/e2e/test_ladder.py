@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from siks_client.ladder import LadderError
+from siks_client.ladder import LadderError, household_body
 from siks_contracts.enums import Role
 
 pytestmark = pytest.mark.stack
@@ -89,8 +89,10 @@ async def test_bad_input_on_the_real_stack_is_refused_and_nothing_is_stored(ladd
         bad = await http.post("/v1/households", json=body, headers=headers)
         assert bad.status_code == 422 and bad.headers["content-type"] == "application/problem+json"
         assert (await http.post("/v1/households", json=body)).status_code == 401
-        other = await http.post("/v1/households", json=body, headers=ladder.headers("operator_desa", "33.22.01.2001"))
-        assert other.status_code in (403, 422)
+        # A valid body, from an operator of another village: refused for scope alone.
+        valid = household_body(family)
+        other = await http.post("/v1/households", json=valid, headers=ladder.headers("operator_desa", "33.22.01.2001"))
+        assert other.status_code == 403 and other.headers["content-type"] == "application/problem+json"
         found = await http.get("/v1/households", params={"nik": "3322021313800001"},
                                headers=ladder.headers("auditor"))
         assert found.json()["items"] == []

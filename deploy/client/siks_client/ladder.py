@@ -72,6 +72,22 @@ class Ladder:
         data = await self._call("GET", f"{self.endpoints.standins}/_population/families", params=params)
         return data["families"]
 
+    async def unregistered_families(self, region: str, *, min_members: int = 1, want: int = 1) -> list[dict[str, Any]]:
+        """Stand-in families (all alive, at least `min_members`) whose head the registry does
+        not hold yet: for tests that must choose what to send before sending it."""
+        found = []
+        for family in await self.families(region=region, limit=10_000):
+            members = family["members"]
+            if len(members) < min_members or not all(m.get("alive", True) for m in members):
+                continue
+            held = await self._call("GET", f"{self.endpoints.registry}/v1/households",
+                                    params={"nik": members[0]["nik"]}, headers=self.headers(Role.AUDITOR))
+            if not held["items"]:
+                found.append(family)
+                if len(found) == want:
+                    return found
+        raise LadderError(f"fewer than {want} unregistered stand-in families in {region}")
+
     # -- operator_desa
     async def register(self, family: dict[str, Any], traceparent: str | None = None) -> dict[str, Any]:
         return await self._call("POST", f"{self.endpoints.registry}/v1/households", 201, json=household_body(family),
@@ -82,6 +98,21 @@ class Ladder:
         body = {"household_id": household["id"], "kind": kind, "program": program}
         return await self._call("POST", f"{self.endpoints.registry}/v1/proposals", 201, json=body,
                                 headers=self.headers(Role.OPERATOR_DESA, household["region_code"], traceparent))
+
+    async def amend(self, household: dict[str, Any], version: int, **changes: Any) -> dict[str, Any]:
+        """PATCH a household (a correction): `version` is the one read; `members` replaces the list."""
+        return await self._call("PATCH", f"{self.endpoints.registry}/v1/households/{household['id']}",
+                                json={"version": version, **changes},
+                                headers=self.headers(Role.OPERATOR_DESA, household["region_code"]))
+
+    async def resubmit(self, proposal_id: str, region: str) -> dict[str, Any]:
+        """A returned proposal goes back up (round + 1) with the household as it is now."""
+        return await self._call("POST", f"{self.endpoints.registry}/v1/proposals/{proposal_id}/resubmit",
+                                headers=self.headers(Role.OPERATOR_DESA, region))
+
+    async def proposal(self, proposal_id: str, region: str) -> dict[str, Any]:
+        return await self._call("GET", f"{self.endpoints.registry}/v1/proposals/{proposal_id}",
+                                headers=self.headers(Role.OPERATOR_DESA, region))
 
     # -- reading
     async def case(self, proposal_id: str, region: str) -> dict[str, Any] | None:
@@ -110,6 +141,13 @@ class Ladder:
     async def verify(self, proposal_id: str, region: str) -> dict[str, Any]:
         return await self._call("POST", f"{self.endpoints.verification}/v1/cases/{proposal_id}/verify",
                                 json={"note": "documents complete"},
+                                headers=self.headers(Role.SUPERVISOR_KABKOTA, regency_of(region)))
+
+    async def return_case(self, proposal_id: str, region: str, reason_code: str = "data_tidak_lengkap",
+                          note: str | None = None) -> dict[str, Any]:
+        """Dinas Sosial sends the case back to the village for correction."""
+        return await self._call("POST", f"{self.endpoints.verification}/v1/cases/{proposal_id}/return",
+                                json={"reason_code": reason_code, **({"note": note} if note else {})},
                                 headers=self.headers(Role.SUPERVISOR_KABKOTA, regency_of(region)))
 
     async def validate(self, proposal_id: str, region: str, desil: int | None = None) -> dict[str, Any]:
