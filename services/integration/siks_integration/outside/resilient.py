@@ -82,7 +82,7 @@ class OutsideSystem:
     async def _attempts(self, method: str, url: str, answers: tuple[int, ...], kw: dict[str, Any]) -> httpx.Response:
         p = self.policy
         retrying = AsyncRetrying(stop=stop_after_attempt(p.attempts),
-                                 wait=wait_exponential_jitter(initial=p.initial_s, max=p.max_s, jitter=p.initial_s),
+                                 wait=wait_exponential_jitter(multiplier=p.initial_s, max=p.max_s, jitter=p.initial_s),
                                  retry=retry_if_exception_type(RETRYABLE), reraise=True, sleep=self._sleep)
         async for attempt in retrying:
             with attempt:
