@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -39,6 +39,7 @@ class ServiceSpec:
 
 class Deps(Protocol):
     async def prepare(self) -> None: ...  # indexes; idempotent
+    # Optional: `async def close(self) -> None`, awaited at shutdown (clients the deps opened).
 
 
 @dataclass
@@ -64,7 +65,9 @@ def create_service_app(
     database: Database | None = None,
     transport: Transport | None = None,
     clock: Clock | None = None,
+    background: Callable[[Any], Awaitable[None]] | None = None,
 ) -> FastAPI:
+    """`background(deps)`, when given, runs as a task from start-up until shutdown cancels it."""
     provider = setup_tracing(spec.name)
     clock = clock or clock_from(settings.now, settings.now_anchor)
 
@@ -82,15 +85,21 @@ def create_service_app(
         await deps.prepare()
         await bus.start()
         relay_task = asyncio.create_task(relay.run(), name=f"{spec.name}-outbox-relay")
+        tasks = [relay_task]
+        if background is not None:
+            tasks.append(asyncio.create_task(background(deps), name=f"{spec.name}-background"))
         app.state.runtime = Runtime(settings, db, bus, clock, deps, relay, consumer)
         log.info("%s ready on port %s", spec.name, settings.port)
         try:
             yield
         finally:
-            relay_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await relay_task
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await bus.stop()
+            if (close := getattr(deps, "close", None)) is not None:
+                await close()
             await db.close()
 
     app = FastAPI(title=f"SIKS-NG {spec.name}", version=spec.version, description=spec.description,

@@ -1,4 +1,5 @@
-"""The stand-in HTTP server for Dukcapil and DTSEN/BPS, plus the `_population` back door.
+"""The stand-in HTTP server for Dukcapil and DTSEN/BPS, plus two back doors: `_population`
+(the synthetic people) and `_knobs` (outage, latency, error rate, rate limit per system).
 
 It plays an outside system, so it imports nothing from the SIKS-NG packages: adapters must
 treat it as a foreign, slow, sometimes failing server.
@@ -8,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import re
 import time
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -54,10 +57,6 @@ class DesilOut(BaseModel):
     desil: int
 
 
-class Unavailable(Exception):
-    """An injected outage."""
-
-
 def problem(status: int, title: str, detail: str | None = None, **extra: Any) -> JSONResponse:
     """RFC 9457 problem details, as every SIKS-NG party speaks them."""
     body = {"type": "about:blank", "title": title, "status": status, **extra}
@@ -66,19 +65,80 @@ def problem(status: int, title: str, detail: str | None = None, **extra: Any) ->
     return JSONResponse(body, status_code=status, media_type="application/problem+json")
 
 
-class Faults:
-    """Latency and random 503s for the outside-system routes, replayable from the seed."""
+class Unavailable(Exception):
+    """An injected outage or an injected random failure."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.latency_s = settings.latency_ms / 1000
-        self.failure_rate = settings.failure_rate
-        self.rng = random.Random(f"siks-standins-faults:{settings.seed}")
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class RateLimited(Exception):
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(f"rate limited; retry after {retry_after_s}s")
+        self.retry_after_s = retry_after_s
+
+
+#: The outside systems whose behaviour can be turned by `PUT /_knobs/{system}` (DESIGN section 5).
+#: Only Dukcapil and DTSEN have routes so far; the others take knobs for when they do.
+SYSTEMS = ("dukcapil", "dtsen", "bpjs", "dapodik", "himbara")
+
+
+class Knobs(BaseModel):
+    """How an outside system behaves right now."""
+
+    outage: bool = Field(default=False, description="every request answers 503")
+    latency_ms: float = Field(default=0.0, ge=0, le=60_000, description="added to every request")
+    error_rate: float = Field(default=0.0, ge=0, le=1, description="share of requests answered 503 (seeded dice)")
+    rate_limit: float | None = Field(default=None, gt=0, description="requests per second; above it 429 + Retry-After")
+
+
+class System:
+    """One outside system's knobs, its seeded dice and its token bucket."""
+
+    def __init__(self, name: str, default: Knobs, seed: int, clock: Callable[[], float]) -> None:
+        self.name, self.default, self._clock = name, default, clock
+        self.rng = random.Random(f"siks-standins-faults:{seed}" + ("" if name == "dukcapil" else f":{name}"))
+        self.set(default)
+
+    def set(self, knobs: Knobs) -> None:
+        self.knobs = knobs
+        self._tokens = max(1.0, knobs.rate_limit or 0.0)  # a full bucket: one second's worth (at least one)
+        self._filled_at = self._clock()
+
+    def _take_token(self) -> int | None:
+        """None when a request may go; else the seconds to wait (at least 1)."""
+        rate = self.knobs.rate_limit
+        if rate is None:
+            return None
+        now = self._clock()
+        capacity = max(1.0, rate)
+        self._tokens = min(capacity, self._tokens + (now - self._filled_at) * rate)
+        self._filled_at = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return None
+        return max(1, math.ceil((1 - self._tokens) / rate))
 
     async def __call__(self) -> None:
-        if self.latency_s:
-            await _sleep(self.latency_s)
-        if self.failure_rate and self.rng.random() < self.failure_rate:
-            raise Unavailable
+        k = self.knobs
+        if k.outage:
+            raise Unavailable(f"{self.name} is down (injected outage)")
+        if (wait := self._take_token()) is not None:
+            raise RateLimited(wait)
+        if k.latency_ms:
+            await _sleep(k.latency_ms / 1000)
+        if k.error_rate and self.rng.random() < k.error_rate:
+            raise Unavailable(f"{self.name} failed (injected error rate)")
+
+
+class Systems:
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic) -> None:
+        default = Knobs(latency_ms=settings.latency_ms, error_rate=settings.failure_rate)
+        self.by_name = {n: System(n, default, settings.seed, clock) for n in SYSTEMS}
+
+    def guard(self, name: str) -> Any:
+        return Depends(self.by_name[name])
 
 
 class AccessLog:
@@ -128,19 +188,28 @@ def _region(region: str | None) -> str | None:
     return code
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, clock: Callable[[], float] = time.monotonic) -> FastAPI:
+    """`clock` (seconds) drives the rate limits; tests move it by hand."""
     settings = settings or Settings.from_env()
     app = FastAPI(title="SIKS-NG stand-ins: Dukcapil, DTSEN", version="0.1.0")
     app.add_middleware(AccessLog)
-    outside = APIRouter(dependencies=[Depends(Faults(settings))])
+    systems = Systems(settings, clock)
+    app.state.systems = systems
+    outside = APIRouter()
 
     def pop() -> Population:
         return population(settings.seed)
 
     @app.exception_handler(Unavailable)
-    async def _unavailable(_: Request, __: Unavailable) -> JSONResponse:
-        response = problem(503, "Service Unavailable", "Injected outage (STANDINS_FAILURE_RATE)")
+    async def _unavailable(_: Request, exc: Unavailable) -> JSONResponse:
+        response = problem(503, "Service Unavailable", exc.detail)
         response.headers["Retry-After"] = "1"
+        return response
+
+    @app.exception_handler(RateLimited)
+    async def _rate_limited(_: Request, exc: RateLimited) -> JSONResponse:
+        response = problem(429, "Too Many Requests", str(exc))
+        response.headers["Retry-After"] = str(exc.retry_after_s)
         return response
 
     @app.exception_handler(HTTPException)
@@ -178,7 +247,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def villages() -> dict[str, Any]:
         return {"villages": [v.to_dict() for v in pop().villages]}
 
-    @outside.post("/dukcapil/v1/verify")
+    # -- the knobs: a back door like /_population, only in the stand-ins
+    @app.get("/_knobs")
+    def all_knobs() -> dict[str, Knobs]:
+        return {name: system.knobs for name, system in systems.by_name.items()}
+
+    @app.put("/_knobs/{system}", responses={404: {"description": "no such outside system"}})
+    def set_knobs(system: str, knobs: Knobs) -> Knobs:
+        if system not in systems.by_name:
+            raise HTTPException(404, f"no outside system {system!r}; known: {', '.join(SYSTEMS)}")
+        systems.by_name[system].set(knobs)
+        log.warning("knobs of %s set: %s", system, knobs.model_dump_json())
+        return knobs
+
+    @app.delete("/_knobs")
+    def reset_knobs() -> dict[str, Knobs]:
+        """Every system back to how the stand-ins started (STANDINS_* settings)."""
+        for system in systems.by_name.values():
+            system.set(system.default)
+        return all_knobs()
+
+    @outside.post("/dukcapil/v1/verify", dependencies=[systems.guard("dukcapil")])
     def verify(body: VerifyIn) -> VerifyOut:
         person = pop().by_nik.get(body.nik.strip())
         if person is None:  # the real service answers "not found", not 404
@@ -193,7 +282,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             alive=person.alive,
         )
 
-    @outside.get("/dtsen/v1/desil/{nik}", responses={404: {"description": "NIK not in DTSEN"}})
+    @outside.get("/dtsen/v1/desil/{nik}", responses={404: {"description": "NIK not in DTSEN"}},
+                 dependencies=[systems.guard("dtsen")])
     def desil(nik: str) -> DesilOut:
         person = pop().by_nik.get(nik)
         if person is None:
@@ -204,4 +294,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-_TITLES = {400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 422: "Unprocessable Content"}
+_TITLES = {400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 422: "Unprocessable Content",
+           429: "Too Many Requests", 503: "Service Unavailable"}

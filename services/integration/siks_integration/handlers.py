@@ -1,58 +1,185 @@
-"""Integration use cases: check a proposal's household against the outside world."""
+"""Integration use cases: check a proposal's household against the outside world.
 
-from dataclasses import dataclass
+Load the check set, ask the outside systems what is still pending, let the CheckSet decide
+what to say, and store state + outbox in one guarded write. An outside system that does not
+answer leaves its check pending; the retrier (retrier.py) asks again later."""
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from siks_contracts.actor import Actor, system_actor
-from siks_contracts.envelope import Envelope, new_envelope
-from siks_contracts.events import ChecksCompleted, ProposalSubmitted
+from siks_contracts.envelope import Envelope, TraceContext, new_envelope
+from siks_contracts.events import ProposalSubmitted
+from siks_kit import tracing
 from siks_kit.auth import require_scope
 from siks_kit.clock import Clock
 from siks_kit.outbox import outbox_entry
 from siks_kit.problems import NotFound
 from siks_kit.store import Database
 
-from .domain.checks import nik_check, overall_passed, region_check
-from .outside.checks import dukcapil_check
+from .domain.check_set import DTSEN, DUKCAPIL, CheckSet, Event, open_round
+from .outside.dtsen import Dtsen
 from .outside.dukcapil import Dukcapil
-from .store.checks import CheckStore
+from .outside.resilient import OutsideUnavailable
+from .store.checks import CheckStore, Stored
 
 SERVICE = "integration"
+log = logging.getLogger(__name__)
+
+
+class ConcurrentWrite(Exception):
+    """The check set changed under us too often; the event is processed again."""
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """When to ask an outside system again after the n-th round of asking failed:
+    first_s * 2^(n-1), capped, with jitter (a random 50-100% of that), so check sets that
+    failed together do not all come back at the same moment."""
+
+    first_s: float = 1.0
+    cap_s: float = 30.0
+    rng: Callable[[], float] = field(default=random.random)
+
+    def delay(self, failed_attempts: int) -> timedelta:
+        base = min(self.cap_s, self.first_s * 2 ** max(0, failed_attempts - 1))
+        return timedelta(seconds=base * (0.5 + 0.5 * self.rng()))
 
 
 @dataclass
 class IntegrationDeps:
     checks: CheckStore
     dukcapil: Dukcapil
+    dtsen: Dtsen
     clock: Clock
+    backoff: Backoff = field(default_factory=Backoff)
+    # Called with (proposal_id, next_attempt_at) after a write that leaves something pending,
+    # so the retrier need not scan for it (set by the composition root).
+    on_pending: Callable[[str, datetime], None] = lambda _id, _at: None
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)  # clients opened for us
 
     @classmethod
-    def build(cls, db: Database, clock: Clock, dukcapil: Dukcapil) -> "IntegrationDeps":
-        return cls(CheckStore(db), dukcapil, clock)
+    def build(cls, db: Database, clock: Clock, dukcapil: Dukcapil, dtsen: Dtsen,
+              backoff: Backoff | None = None) -> "IntegrationDeps":
+        return cls(CheckStore(db), dukcapil, dtsen, clock, backoff or Backoff())
 
     async def prepare(self) -> None:
         await self.checks.prepare()
 
+    async def close(self) -> None:
+        for close in self.closers:
+            await close()
+
+
+# -- asking the outside systems what is still pending
+
+async def _gather(calls: list[Any]) -> tuple[list[Any], OutsideUnavailable | None]:
+    """All the members' answers, or the first unavailability (every call is awaited, none is
+    left running on its own)."""
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    for r in results:
+        if isinstance(r, BaseException) and not isinstance(r, OutsideUnavailable):
+            raise r
+    unavailable = [r for r in results if isinstance(r, OutsideUnavailable)]
+    return results, (unavailable[0] if unavailable else None)
+
+
+async def _ask_dukcapil(deps: IntegrationDeps, cs: CheckSet) -> None:
+    members = cs.household.members if cs.household else []
+    answers, unavailable = await _gather([deps.dukcapil.verify(m.nik, m.name, m.birth_date) for m in members])
+    if unavailable is not None:
+        cs.mark_unavailable(DUKCAPIL, unavailable.reason)
+    else:
+        cs.record_dukcapil(answers)
+
+
+async def _ask_dtsen(deps: IntegrationDeps, cs: CheckSet) -> None:
+    members = cs.household.members if cs.household else []
+    desils, unavailable = await _gather([deps.dtsen.desil(m.nik) for m in members])
+    if unavailable is not None:
+        cs.mark_unavailable(DTSEN, unavailable.reason)
+    else:
+        cs.record_dtsen(desils)
+
+
+ASK = {DUKCAPIL: _ask_dukcapil, DTSEN: _ask_dtsen}
+
+
+async def ask_outside(deps: IntegrationDeps, cs: CheckSet) -> list[Event]:
+    """Asks every system the set still waits on (side by side), then lets the set decide."""
+    if cs.household is not None:
+        await asyncio.gather(*(ASK[system](deps, cs) for system in cs.waiting_on if system in ASK))
+    now = deps.clock.now()
+    events = cs.decide(now)
+    if not cs.complete:
+        cs.schedule_retry(now + deps.backoff.delay(cs.failed_attempts + 1))
+    return events
+
+
+def _envelopes(events: list[Event], cs: CheckSet, now: datetime, *, causation: Envelope | None = None,
+               correlation_id: str | None = None, causation_id: str | None = None) -> list[dict[str, Any]]:
+    out = []
+    for event in events:
+        env = new_envelope(payload=event, occurred_at=now, producer=SERVICE, actor=system_actor(SERVICE),
+                           region_code=cs.region_code, causation=causation, correlation_id=correlation_id)
+        if causation is None and causation_id is not None:
+            env = env.model_copy(update={"causation_id": causation_id})
+        out.append(outbox_entry(env, cs.proposal_id))
+    return out
+
+
+# -- use cases
 
 async def on_proposal_submitted(deps: IntegrationDeps, envelope: Envelope, p: ProposalSubmitted) -> None:
-    if await deps.checks.exists(p.proposal_id):
-        return  # redelivered: the result is stored and its event is in (or through) the outbox
-    results = [nik_check(p.household), region_check(p.household), await dukcapil_check(deps.dukcapil, p.household)]
-    now = deps.clock.now()
-    completed = ChecksCompleted(proposal_id=p.proposal_id, household_id=p.household_id, checks=results,
-                                passed=overall_passed(results))
-    event = new_envelope(payload=completed, occurred_at=now, producer=SERVICE, actor=system_actor(SERVICE),
-                         region_code=p.household.region_code, causation=envelope)
-    await deps.checks.add({"_id": p.proposal_id, "household_id": p.household_id,
-                           "region_code": p.household.region_code, "program": p.program.value,
-                           "checks": [r.model_dump() for r in results], "passed": completed.passed,
-                           "checked_at": now, "outbox": [outbox_entry(event, p.proposal_id)]})
+    for _ in range(5):
+        stored = await deps.checks.load(p.proposal_id)
+        cs = open_round(stored.check_set if stored else None, p, deps.clock.now())
+        if cs is None:
+            return  # this round (or a later one) is in hand: a redelivery changes nothing
+        events = await ask_outside(deps, cs)
+        trace = tracing.current_trace_context()
+        saved = await deps.checks.save(cs, stored.version if stored else 0,
+                                       _envelopes(events, cs, cs.checked_at, causation=envelope),
+                                       correlation_id=envelope.correlation_id, causation_id=envelope.event_id,
+                                       trace=trace.model_dump() if trace else None)
+        if saved:
+            if cs.next_attempt_at is not None:
+                deps.on_pending(cs.proposal_id, cs.next_attempt_at)
+            return
+    raise ConcurrentWrite(f"check set of proposal {p.proposal_id} kept changing")
 
 
-async def read_checks(deps: IntegrationDeps, actor: Actor, proposal_id: str) -> dict[str, Any]:
-    doc = await deps.checks.get(proposal_id)
-    if doc is None:
+async def retry_pending(deps: IntegrationDeps, proposal_id: str) -> datetime | None:
+    """Asks again for one check set if it is due. Returns when it should be asked next
+    (None: nothing waits any more, or someone else holds it now)."""
+    stored = await deps.checks.load(proposal_id)
+    if stored is None or stored.check_set.complete:
+        return None
+    cs = stored.check_set
+    if not cs.due(deps.clock.now()):
+        return cs.next_attempt_at
+    token = tracing.attach(TraceContext.model_validate(stored.trace) if stored.trace else None)
+    try:
+        events = await ask_outside(deps, cs)
+        outbox = _envelopes(events, cs, cs.checked_at, correlation_id=stored.correlation_id,
+                            causation_id=stored.causation_id)
+        if not await deps.checks.save(cs, stored.version, outbox):
+            return None  # a new round or another replica wrote it: theirs stands
+    finally:
+        tracing.detach(token)
+    if cs.complete:
+        log.info("check set of round %d completed after %d failed attempt(s)", cs.round, cs.failed_attempts)
+    return cs.next_attempt_at
+
+
+async def read_checks(deps: IntegrationDeps, actor: Actor, proposal_id: str) -> CheckSet:
+    stored = await deps.checks.load(proposal_id)
+    if stored is None:
         raise NotFound(f"checks for proposal {proposal_id}")
-    require_scope(actor, doc["region_code"])
-    return {"proposal_id": proposal_id, "household_id": doc["household_id"], "passed": doc["passed"],
-            "checked_at": doc["checked_at"], "checks": doc["checks"]}
+    require_scope(actor, stored.check_set.region_code)
+    return stored.check_set

@@ -1,6 +1,6 @@
 """What integration says and hears on Kafka (subscribers are wired by siks_kit.service)."""
 
-from siks_contracts.events import ChecksCompleted, ProposalSubmitted, type_of
+from siks_contracts.events import ChecksCompleted, ChecksPending, ProposalSubmitted, type_of
 from siks_kit.consumer import Handler
 from siks_kit.service import ServiceSpec
 
@@ -10,8 +10,8 @@ from .handlers import IntegrationDeps
 SPEC = ServiceSpec(
     name=handlers.SERVICE,
     version="1.0.0",
-    description="Cross-checks of each proposal against outside systems (Dukcapil, region data).",
-    publishes=[type_of(ChecksCompleted)],
+    description="Cross-checks of each proposal against outside systems (Dukcapil, DTSEN, region data).",
+    publishes=[type_of(ChecksCompleted), type_of(ChecksPending)],
     consumes=[type_of(ProposalSubmitted)],
     outbox_collections=["checks"],
 )

@@ -1,0 +1,126 @@
+"""The circuit breaker, with a clock moved by hand: no sleeps."""
+
+import asyncio
+
+import pytest
+from siks_kit.breaker import CircuitBreaker, CircuitOpen, State
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class Boom(Exception):
+    pass
+
+
+async def fail() -> None:
+    raise Boom
+
+
+async def ok() -> str:
+    return "ok"
+
+
+def breaker(clock: FakeClock, **kw) -> CircuitBreaker:
+    return CircuitBreaker("far-end", failure_threshold=3, reset_timeout_s=10, clock=clock, **kw)
+
+
+async def test_opens_after_n_consecutive_failures_and_then_refuses_without_calling():
+    clock = FakeClock()
+    b = breaker(clock)
+    for _ in range(2):
+        with pytest.raises(Boom):
+            await b.call(fail)
+    assert b.state is State.CLOSED
+    with pytest.raises(Boom):
+        await b.call(fail)
+    assert b.state is State.OPEN
+    called = []
+
+    async def spy() -> None:
+        called.append(1)
+
+    with pytest.raises(CircuitOpen) as refused:
+        await b.call(spy)
+    assert called == [] and refused.value.retry_in_s == pytest.approx(10)
+
+
+async def test_a_success_resets_the_count_of_failures_in_a_row():
+    b = breaker(FakeClock())
+    for _ in range(2):
+        with pytest.raises(Boom):
+            await b.call(fail)
+    assert await b.call(ok) == "ok"
+    for _ in range(2):
+        with pytest.raises(Boom):
+            await b.call(fail)
+    assert b.state is State.CLOSED  # 2, 1 success, 2: never 3 in a row
+
+
+async def test_half_open_after_the_cool_down_and_a_good_trial_closes_it():
+    clock = FakeClock()
+    b = breaker(clock)
+    for _ in range(3):
+        with pytest.raises(Boom):
+            await b.call(fail)
+    clock.t += 9.9
+    assert b.state is State.OPEN and b.retry_in() == pytest.approx(0.1)
+    clock.t += 0.1
+    assert b.state is State.HALF_OPEN
+    assert await b.call(ok) == "ok"
+    assert b.state is State.CLOSED
+
+
+async def test_a_failed_trial_opens_it_for_another_full_cool_down():
+    clock = FakeClock()
+    b = breaker(clock)
+    for _ in range(3):
+        with pytest.raises(Boom):
+            await b.call(fail)
+    clock.t += 10
+    with pytest.raises(Boom):
+        await b.call(fail)  # one failure is enough when half-open
+    assert b.state is State.OPEN and b.retry_in() == pytest.approx(10)
+
+
+async def test_half_open_lets_only_one_trial_through_at_a_time():
+    clock = FakeClock()
+    b = breaker(clock)
+    for _ in range(3):
+        with pytest.raises(Boom):
+            await b.call(fail)
+    clock.t += 10
+    gate = asyncio.Event()
+
+    async def slow() -> str:
+        await gate.wait()
+        return "late"
+
+    trial = asyncio.create_task(b.call(slow))
+    await asyncio.sleep(0)  # let the trial claim its slot (a scheduling step, not a wait on time)
+    with pytest.raises(CircuitOpen):
+        await b.call(ok)
+    gate.set()
+    assert await trial == "late" and b.state is State.CLOSED
+
+
+async def test_exceptions_that_are_no_failure_of_the_far_end_do_not_count():
+    b = breaker(FakeClock(), is_failure=lambda exc: not isinstance(exc, ValueError))
+
+    async def bad_request() -> None:
+        raise ValueError("our own mistake")
+
+    for _ in range(5):
+        with pytest.raises(ValueError):
+            await b.call(bad_request)
+    assert b.state is State.CLOSED
+
+
+def test_refuses_nonsense_settings():
+    with pytest.raises(ValueError):
+        CircuitBreaker("x", failure_threshold=0)
