@@ -5,7 +5,7 @@ import argparse
 import asyncio
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from siks_contracts import topics
@@ -13,15 +13,19 @@ from siks_contracts.enums import Role
 from siks_contracts.schemas import message_schemas
 
 from . import dead_letters, lag
-from .auth import issue_token
-from .settings import ServiceSettings
+from .auth import DEFAULT_TTL, issue_token
+from .settings import ConfigurationError, ServiceSettings
 
 
 def _token(args: argparse.Namespace) -> int:
+    settings = ServiceSettings()
     try:
-        token = issue_token(ServiceSettings().signing_secret(), sub=args.sub or f"dev-{args.role}",
-                            role=Role(args.role), region=args.region)
-    except ValueError as exc:
+        secret = settings.signing_secret()
+        token = issue_token(secret, sub=args.sub or f"dev-{args.role}", role=Role(args.role), region=args.region,
+                            ttl=timedelta(seconds=args.ttl), issuer=settings.jwt_issuer,
+                            audience=settings.jwt_audience,
+                            max_ttl=timedelta(seconds=settings.token_max_ttl_seconds))
+    except (ValueError, ConfigurationError) as exc:
         print(f"siks token: {exc}", file=sys.stderr)
         return 2
     print(token)
@@ -84,10 +88,16 @@ def _lag(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="siks", description="SIKS-NG developer commands")
     sub = parser.add_subparsers(dest="command", required=True)
-    token = sub.add_parser("token", help="print a JWT signed with the development key (or SIKS_JWT_SECRET)")
+    token = sub.add_parser("token", help="print a JWT signed with SIKS_JWT_SECRET, or with the development key "
+                                         "when SIKS_ENV=development")
     token.add_argument("--role", required=True, choices=[r.value for r in Role if r is not Role.SYSTEM])
-    token.add_argument("--region", help="dotted Kemendagri code; national roles take none")
-    token.add_argument("--sub", help="subject (user id); defaults to dev-<role>")
+    token.add_argument("--region", help="dotted Kemendagri code: a village for operator_desa, a regency/city for "
+                                        "supervisor_kabkota and kepala_daerah, a regency/city or province for "
+                                        "validator_bps; national roles (mensos, auditor) take none")
+    token.add_argument("--sub", help="subject (user id); defaults to dev-<role>. Different values are different "
+                                     "people (separation of duties)")
+    token.add_argument("--ttl", type=int, default=int(DEFAULT_TTL.total_seconds()),
+                       help="lifetime in seconds (default %(default)s; at most SIKS_TOKEN_MAX_TTL_SECONDS, 12 h)")
     token.set_defaults(run=_token)
     schemas = sub.add_parser("schemas", help="write the JSON Schema of every message")
     schemas.add_argument("--out", default="contracts/schemas")
