@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from faststream import AckPolicy
-from faststream.kafka import KafkaBroker
+from faststream.kafka import KafkaBroker, Topic
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
@@ -58,7 +58,8 @@ class KafkaTransport:
                                   correlation_id=headers.get("correlation_id"))
 
     def subscribe(self, topic: str, group: str, callback: RecordCallback) -> None:
-        @self.broker.subscriber(topic, group_id=group, auto_offset_reset="earliest",
+        # declare=False: the deployment creates topics (a service may not: the ACLs say so).
+        @self.broker.subscriber(Topic(topic, declare=False), group_id=group, auto_offset_reset="earliest",
                                 ack_policy=AckPolicy.MANUAL)
         async def on_record(message: KafkaMessage) -> None:
             # Explicit ack after the callback: at-least-once, never FastStream's ack-first.
