@@ -1,5 +1,5 @@
 """`siks` commands: print a development token, write the message JSON Schemas, list and
-replay dead letters."""
+replay dead letters, show consumer lag, print a Kafka principal's client properties."""
 
 import argparse
 import asyncio
@@ -12,7 +12,7 @@ from siks_contracts import topics
 from siks_contracts.enums import Role
 from siks_contracts.schemas import message_schemas
 
-from . import dead_letters, lag
+from . import dead_letters, kafka_access, lag
 from .auth import DEFAULT_TTL, issue_token
 from .settings import ConfigurationError, ServiceSettings
 
@@ -85,6 +85,18 @@ def _lag(args: argparse.Namespace) -> int:
     return 0
 
 
+def _kafka_config(args: argparse.Namespace) -> int:
+    """librdkafka properties of one principal, one `key=value` a line (`kcat -F <file>`)."""
+    try:
+        access = kafka_access.for_tools(args.bootstrap, args.role)
+    except LookupError as exc:
+        print(f"siks kafka-config: {exc}", file=sys.stderr)
+        return 2
+    for key, value in access.librdkafka().items():
+        print(f"{key}={value}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="siks", description="SIKS-NG developer commands")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -116,9 +128,15 @@ def main(argv: list[str] | None = None) -> int:
     behind = sub.add_parser("lag", help="records each service's consumer group has yet to process, per topic")
     behind.add_argument("--group", action="append", default=[], help="a service (consumer group); all four by default")
     behind.set_defaults(run=_lag)
-    for p in (listing, again, behind):
-        p.add_argument("--bootstrap", default=ServiceSettings().kafka_bootstrap,
-                       help="Kafka bootstrap servers (SIKS_KAFKA_BOOTSTRAP)")
+    config = sub.add_parser("kafka-config", help="print librdkafka properties of a Kafka principal (kcat -F FILE)",
+                            description="Reads the local stack's generated secrets (SIKS_STATE), or "
+                                        "SIKS_KAFKA_USERNAME/PASSWORD when ROLE is that user.")
+    config.add_argument("role", help="the principal: integrator (reads every public topic, writes none), "
+                                     "admin, or a service name")
+    config.set_defaults(run=_kafka_config)
+    for p in (listing, again, behind, config):
+        p.add_argument("--bootstrap", default=None,
+                       help="Kafka bootstrap servers (default: SIKS_KAFKA_BOOTSTRAP, else the local stack's)")
     args = parser.parse_args(argv)
     return args.run(args)
 

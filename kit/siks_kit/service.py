@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from siks_contracts.asyncapi import asyncapi_document
 from siks_contracts.events import topic_of
 
+from . import kafka_access
 from .clock import Clock, clock_from
 from .consumer import Consumer, Handler
 from .outbox import OutboxRelay
@@ -81,7 +82,7 @@ def create_service_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = database or MongoDatabase(settings.mongo_url, settings.mongo_db or f"siks_{spec.name}")
-        bus = transport or KafkaTransport(settings.kafka_bootstrap, spec.name, provider)
+        bus = transport or KafkaTransport(kafka_access.from_settings(settings), spec.name, provider)
         deps = make_deps(db, clock, settings)
         relay = OutboxRelay([db.collection(n) for n in spec.outbox_collections], bus,
                             sweep_seconds=settings.outbox_sweep_seconds)

@@ -21,6 +21,11 @@ class ServiceSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     kafka_bootstrap: str = "127.0.0.1:9092"
+    # The service's own Kafka principal (SASL/SCRAM); PLAINTEXT only for a broker without auth.
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str = "SCRAM-SHA-512"
+    kafka_username: str | None = None
+    kafka_password: str | None = Field(default=None, repr=False)
     mongo_url: str = "mongodb://127.0.0.1:27017"
     mongo_db: str = ""
     jwt_secret: str | None = None
