@@ -25,7 +25,7 @@ def as_csv(rows: list[dict[str, Any]]) -> bytes:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=COLUMNS)
     writer.writeheader()
-    writer.writerows({c: neutralise(row[c]) for c in COLUMNS} for row in rows)
+    writer.writerows({c: neutralise(row.get(c, "")) for c in COLUMNS} for row in rows)
     return buf.getvalue().encode()
 
 
@@ -36,7 +36,7 @@ def as_xlsx(decree: dict[str, Any], rows: list[dict[str, Any]]) -> bytes:
     listing = book.create_sheet("beneficiaries")
     listing.append(COLUMNS)
     for row in rows:
-        listing.append([row[c] if c == "members" else neutralise(str(row[c])) for c in COLUMNS])
+        listing.append([row.get(c) if c == "members" else neutralise(str(row.get(c, ""))) for c in COLUMNS])
     about = book.create_sheet("decree")
     for key in ("number", "program", "period", "status", "issued_at", "count", "content_hash", "id"):
         value = decree.get(key)
