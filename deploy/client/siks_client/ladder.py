@@ -169,6 +169,31 @@ class Ladder:
         return await self._call("GET", f"{self.endpoints.decree}/v1/decrees/candidates",
                                 params={"program": program, "period": period}, headers=self.headers(Role.MENSOS))
 
+    async def candidate(self, proposal_id: str) -> dict[str, Any] | None:
+        """Which decree period an approved case goes into; None until the approval has arrived."""
+        resp = await self.http.get(f"{self.endpoints.decree}/v1/decrees/candidates/{proposal_id}",
+                                   headers=self.headers(Role.MENSOS))
+        if resp.status_code == 404:
+            return None
+        if resp.status_code != 200:
+            raise LadderError(f"GET candidate {proposal_id} -> {resp.status_code}: {resp.text[:500]}")
+        return resp.json()
+
+    async def decree_through(self, proposal_id: str, program: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Drafts and issues the decree of the period an approved case goes into (one decree per
+        programme and period: a draft already open is refreshed, one issued meanwhile moves the
+        case to the next period). Returns (draft, issued)."""
+        for _ in range(5):
+            where = await self.wait_until(lambda: self.candidate(proposal_id), "the approval reaching the decree")
+            try:
+                draft = await self.draft_decree(program, where["period"])
+            except LadderError as exc:
+                if "-> 409" in str(exc):
+                    continue  # issued by someone else meanwhile: the case moved on; look again
+                raise
+            return draft, await self.issue_decree(draft["id"])
+        raise LadderError(f"could not decree {proposal_id}: its period kept being issued by others")
+
     async def issue_decree(self, decree_id: str) -> dict[str, Any]:
         return await self._call("POST", f"{self.endpoints.decree}/v1/decrees/{decree_id}/issue",
                                 headers=self.headers(Role.MENSOS))
@@ -179,8 +204,8 @@ class Ladder:
 
     # -- anyone
     async def public_status(self, nik: str, name: str) -> dict[str, Any]:
-        return await self._call("GET", f"{self.endpoints.decree}/v1/public/status",
-                                params={"nik": nik, "name": name})
+        return await self._call("POST", f"{self.endpoints.decree}/v1/public/status",
+                                json={"nik": nik, "name": name})
 
     async def household(self, household_id: str, region: str) -> dict[str, Any]:
         return await self._call("GET", f"{self.endpoints.registry}/v1/households/{household_id}",

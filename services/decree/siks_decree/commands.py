@@ -61,6 +61,13 @@ class CandidatesOut(BaseModel):
     proposal_ids: list[str]
 
 
+class CandidateOut(BaseModel):
+    proposal_id: str
+    program: Program
+    period: str = Field(description="the decree period the case goes into")
+    decree_id: str | None = Field(description="the draft or decree holding it, if any")
+
+
 class AbandonOut(BaseModel):
     id: str
     released: int

@@ -64,6 +64,16 @@ async def candidate_count(deps: DecreeDeps, actor: Actor, program: Program, peri
     return {"program": program.value, "period": period, "count": len(waiting), "proposal_ids": waiting}
 
 
+async def candidate(deps: DecreeDeps, actor: Actor, proposal_id: str) -> dict[str, Any]:
+    """Which decree an approved case waits for (or sits in)."""
+    require_role(actor, Role.MENSOS, Role.AUDITOR)
+    found = await deps.candidates.where(proposal_id)
+    if found is None:
+        raise NotFound(f"approved case {proposal_id}")
+    program, period, decree_id = found
+    return {"proposal_id": proposal_id, "program": program, "period": period, "decree_id": decree_id}
+
+
 # ---------------------------------------------------------------------- draft, abandon, issue
 
 

@@ -8,7 +8,7 @@ from siks_kit.auth import CurrentActor
 from siks_kit.service import deps_of
 
 from .. import handlers
-from ..commands import (PERIOD, AbandonOut, BeneficiaryList, BeneficiaryRow, CandidatesOut, DecreeOut, DraftDecree,
+from ..commands import (PERIOD, AbandonOut, BeneficiaryList, BeneficiaryRow, CandidateOut, CandidatesOut, DecreeOut, DraftDecree,
                         PublicStatusOut, StatusQuery)
 from ..domain.decree import Decree
 from ..handlers import DecreeDeps
@@ -39,6 +39,12 @@ async def candidates(actor: CurrentActor, deps: Deps, program: Program,
                      period: Annotated[str, Query(pattern=PERIOD)]) -> CandidatesOut:
     """How many approved cases wait for a decree of this programme and period."""
     return CandidatesOut(**await handlers.candidate_count(deps, actor, program, period))
+
+
+@router.get("/decrees/candidates/{proposal_id}", tags=["decrees"])
+async def candidate(proposal_id: str, actor: CurrentActor, deps: Deps) -> CandidateOut:
+    """Which programme period (and draft) an approved case goes into."""
+    return CandidateOut(**await handlers.candidate(deps, actor, proposal_id))
 
 
 @router.post("/decrees/{decree_id}/issue", tags=["decrees"])

@@ -46,6 +46,11 @@ class CandidateStore:
                                     limit=limit, projection={"_id": 1})
         return [d["_id"] for d in docs]
 
+    async def where(self, proposal_id: str) -> tuple[str, str, str | None] | None:
+        """(program, period, decree id or None) of one candidate."""
+        doc = await self.coll.find_one({"_id": proposal_id}, {"program": 1, "period": 1, "decree_id": 1})
+        return (doc["program"], doc["period"], doc.get("decree_id")) if doc else None
+
     async def claim(self, ids: list[str], decree_id: str) -> int:
         """A single conditional update: takes those of `ids` no decree holds yet."""
         return await self.coll.update_many({"_id": {"$in": ids}, "decree_id": None}, {"$set": {"decree_id": decree_id}})
