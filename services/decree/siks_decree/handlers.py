@@ -14,7 +14,7 @@ from siks_contracts.regions import region_name
 from siks_kit.auth import require_role
 from siks_kit.clock import Clock
 from siks_kit.outbox import outbox_entry
-from siks_kit.problems import Conflict, NotFound, Problem
+from siks_kit.problems import PROBLEM, Conflict, NotFound, Problem
 from siks_kit.store import Database
 
 from .commands import DraftDecree
@@ -45,7 +45,7 @@ class DecreeDeps:
 
 
 def _problem(refusal: DecreeRefused) -> Problem:
-    return Problem(refusal.status, refusal.detail, type_="urn:siks:problem:decree", **refusal.facts)
+    return Problem(refusal.status, refusal.detail, type_=PROBLEM.conflict if refusal.status == 409 else None, **refusal.facts)
 
 
 # ---------------------------------------------------------------------- approvals become candidates

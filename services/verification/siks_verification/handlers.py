@@ -9,7 +9,7 @@ from siks_contracts.envelope import Envelope, TraceContext, new_envelope
 from siks_contracts.events import ChecksCompleted, ChecksPending, DecreeIssued, ProposalSubmitted
 from siks_kit.clock import Clock
 from siks_kit.outbox import outbox_entry
-from siks_kit.problems import Conflict, NotFound, Problem
+from siks_kit.problems import PROBLEM, Conflict, NotFound, Problem
 from siks_kit.store import Database
 from siks_kit.tracing import link_current_span
 
@@ -20,8 +20,12 @@ from .store.cases import CaseStore
 
 SERVICE = "verification"
 
-# How each kind of refusal reaches a person: status and problem type.
-_STATUS = {Why.ROLE: 403, Why.AREA: 403, Why.INPUT: 422}
+# How each kind of refusal reaches a person: status and problem type (docs/problems.md).
+_PROBLEM = {Why.ROLE: (403, PROBLEM.forbidden), Why.AREA: (403, PROBLEM.forbidden),
+            Why.INPUT: (422, PROBLEM.validation), Why.NOT_ON_LADDER: (409, PROBLEM.conflict),
+            Why.STAGE: (409, PROBLEM.conflict), Why.CHECKS: (409, PROBLEM.conflict),
+            Why.SEPARATION_OF_DUTIES: (409, PROBLEM.separation_of_duties),
+            Why.PROGRAMME_RULE: (409, PROBLEM.programme_rule), Why.DEADLINE: (409, PROBLEM.deadline_passed)}
 
 
 def problem_of(refusal: Refused) -> Problem:
@@ -29,8 +33,8 @@ def problem_of(refusal: Refused) -> Problem:
     pointer = facts.pop("pointer", None)
     if pointer:
         facts["errors"] = [{"pointer": pointer, "detail": refusal.detail}]
-    return Problem(_STATUS.get(refusal.why, 409), refusal.detail, type_=f"urn:siks:problem:{refusal.why.value}",
-                   **facts)
+    status, kind = _PROBLEM[refusal.why]
+    return Problem(status, refusal.detail, type_=kind, **facts)
 
 
 @dataclass
@@ -146,7 +150,7 @@ async def _load(deps: VerificationDeps, actor: Actor, case_id: str) -> tuple[Cas
     if case is None:
         raise NotFound(f"case {case_id}")
     if not actor.covers(case.region_code):
-        raise Problem(403, "the case's region is outside your scope", type_="urn:siks:problem:area")
+        raise Problem(403, "the case's region is outside your scope", type_=PROBLEM.forbidden)
     return case, doc
 
 
@@ -168,8 +172,8 @@ async def move_case(deps: VerificationDeps, actor: Actor, case_id: str, action: 
     except Refused as refusal:
         raise problem_of(refusal) from None
     if not await _save(deps, case, decision, actor):
-        raise Conflict("the case changed while you were working on it; reload and try again",
-                       type_="urn:siks:problem:stale")
+        raise Problem(409, "the case changed while you were working on it; reload and try again",
+                      type_=PROBLEM.stale_version)
     return decision.case
 
 
@@ -195,7 +199,8 @@ async def approve_batch(deps: VerificationDeps, actor: Actor, cmd: Approve) -> t
         status = 403 if kinds <= {Why.ROLE.value} else 409
         first = problems[0]["problem"]
         raise Problem(status, f"{len(problems)} of {len(cmd.case_ids)} cases cannot be approved; none was. "
-                              f"First: {first}", type_="urn:siks:problem:approval_refused", cases=problems)
+                              f"First: {first}", type_=PROBLEM.forbidden if status == 403 else PROBLEM.conflict,
+                      cases=problems)
     approved = []
     for case, decision in decided:
         if not await _save(deps, case, decision, actor):
