@@ -52,23 +52,7 @@ CHECKS = {"status_code_conformance": status_code_conformance,
 # (found by this test on the edge branch; route owners are declaring models and problem responses).
 # Today every one of them is an undeclared problem status (404, 403 or 409): the route owners
 # add `responses=problem_responses(...)` (siks_kit.problems) and this list shrinks.
-KNOWN_NONCONFORMING: set[str] = {
-    "registry households_get_household",  # 404
-    "registry households_search_households",  # 403
-    "registry proposals_create_proposal",  # 404
-    "registry proposals_get_proposal",  # 404
-    "verification cases_approve",  # 409
-    "verification cases_get_case",  # 404
-    "verification cases_reject",  # 404
-    "verification cases_return_case",  # 404
-    "verification cases_validate",  # 404
-    "verification cases_verify",  # 404
-    "integration checks_get_checks",  # 404
-    "decree decrees_beneficiaries",  # 404
-    "decree decrees_draft",  # 409
-    "decree decrees_issue",  # 404
-    "decree decrees_read",  # 404
-}
+KNOWN_NONCONFORMING: set[str] = set()
 
 
 def caller(method: str, path: str) -> dict[str, str]:

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 from siks_contracts.enums import Program
 from siks_kit.auth import CurrentActor
+from siks_kit.problems import problem_responses
 from siks_kit.service import deps_of
 
 from .. import handlers
@@ -15,7 +16,7 @@ from ..handlers import DecreeDeps
 from . import exports
 
 Deps = Annotated[DecreeDeps, Depends(deps_of)]
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", responses=problem_responses(403, 404, 409))
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -78,13 +79,15 @@ async def beneficiaries(decree_id: str, actor: CurrentActor, deps: Deps,
                     headers={"Content-Disposition": f'attachment; filename="sk-{decree_id}.{format}"'})
 
 
-@router.post("/public/status", tags=["public"], dependencies=[Depends(_public_limit)])
+@router.post("/public/status", tags=["public"], dependencies=[Depends(_public_limit)],
+             responses=problem_responses(429))
 async def public_status(body: StatusQuery, deps: Deps) -> PublicStatusOut:
     """Cek Bansos: status by NIK and name, masked. No token needed; rate limited."""
     return PublicStatusOut(**await handlers.public_status(deps, body.nik, body.name))
 
 
-@router.get("/public/status", tags=["public"], dependencies=[Depends(_public_limit)], deprecated=True)
+@router.get("/public/status", tags=["public"], dependencies=[Depends(_public_limit)], deprecated=True,
+            responses=problem_responses(429))
 async def public_status_by_query(deps: Deps, nik: Annotated[str, Query(pattern=r"^\d{16}$")],
                                  name: Annotated[str, Query(min_length=1, max_length=120)]) -> PublicStatusOut:
     """Cek Bansos by query string (deprecated: URLs end up in logs; use POST)."""

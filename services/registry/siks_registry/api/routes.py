@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 from siks_contracts.enums import ProposalKind
 from siks_kit.auth import CurrentActor
+from siks_kit.problems import problem_responses
 from siks_kit.service import deps_of
 
 from .. import handlers
@@ -13,7 +14,7 @@ from ..handlers import RegistryDeps
 from ..views import HouseholdOut, HouseholdPage, ProposalOut, ScheduleOut, WindowOut
 
 Deps = Annotated[RegistryDeps, Depends(deps_of)]
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", responses=problem_responses(403, 404, 409))
 
 
 @router.post("/households", status_code=201, tags=["households"], operation_id="register_household")

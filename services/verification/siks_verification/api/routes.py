@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from siks_kit.auth import CurrentActor
+from siks_kit.problems import problem_responses
 from siks_kit.service import deps_of
 
 from .. import handlers
@@ -15,7 +16,7 @@ from ..domain.ladder import Action
 from ..handlers import VerificationDeps
 
 Deps = Annotated[VerificationDeps, Depends(deps_of)]
-router = APIRouter(prefix="/v1", tags=["cases"])
+router = APIRouter(prefix="/v1", tags=["cases"], responses=problem_responses(403, 404, 409))
 
 
 def case_out(case: Case) -> CaseOut:
