@@ -40,7 +40,7 @@ async def claimed_by(ladder, nik: str) -> list[str]:
 @pytest.mark.parametrize("round_", range(ROUNDS))
 async def test_concurrent_registrations_sharing_a_person_exactly_one_wins(ladder, round_):
     families = await ladder.unregistered_families(VILLAGE, want=RACERS)
-    shared = next(m for m in families[0]["members"] if m["relation"] == "head")
+    shared = next(m for m in household_body(families[0])["members"] if m["relation"] == "head")
     bodies = [household_body(families[0])] + [
         {**(b := household_body(f)), "members": [*b["members"], {**shared, "relation": "other"}]} for f in families[1:]]
     headers = ladder.headers(Role.OPERATOR_DESA, VILLAGE)

@@ -6,14 +6,13 @@ Rules live in domain/ (Household, Proposal); the order of the writes that span d
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 from uuid import uuid4
 
 from pydantic import BaseModel
 from siks_contracts.actor import Actor
 from siks_contracts.enums import Role
 from siks_contracts.envelope import Envelope, new_envelope
-from siks_contracts.events import CaseStageChanged, DecreeIssued
+from siks_contracts.events import Beneficiary, CaseStageChanged, DecreeIssued
 from siks_contracts.schedule import Calendar
 from siks_kit.auth import require_role, require_scope
 from siks_kit.clock import Clock
@@ -247,7 +246,7 @@ async def on_decree_issued(deps: RegistryDeps, envelope: Envelope, decree: Decre
         await deps.households.release_slot(entry.household_id, decree.program, entry.proposal_id)
 
 
-async def _apply_entry(deps: RegistryDeps, decree: DecreeIssued, entry: Any) -> None:
+async def _apply_entry(deps: RegistryDeps, decree: DecreeIssued, entry: Beneficiary) -> None:
     for _ in range(RETRIES):
         household = await deps.households.get(entry.household_id)
         if household is None:

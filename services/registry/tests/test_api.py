@@ -231,3 +231,17 @@ def test_search_by_nik_region_and_name_within_the_callers_scope(env):
     refused = search({"region": VILLAGE}, auth(region="32.04.06.2003"))
     assert refused.status_code == 403 and refused.headers["content-type"] == "application/problem+json"
     assert search({"nik": "12345"}).status_code == 422
+
+
+def test_every_registry_route_declares_a_response_model(env):
+    client, *_ = env
+    doc = client.get("/openapi.json").json()
+    routes = {(method, path): op for path, ops in doc["paths"].items() if path.startswith("/v1/")
+              for method, op in ops.items()}
+    assert ("patch", "/v1/households/{household_id}") in routes and ("post", "/v1/proposals/{proposal_id}/resubmit") in routes
+    for (method, path), op in routes.items():
+        ok = next(code for code in op["responses"] if code.startswith("2"))
+        schema = op["responses"][ok]["content"]["application/json"]["schema"]
+        assert schema.get("$ref", "").startswith("#/components/schemas/"), (method, path, schema)
+    proposal = doc["components"]["schemas"]["ProposalOut"]["properties"]
+    assert {"id", "household_id", "kind", "program", "status", "submitted_at", "round"} <= set(proposal)
