@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import copy
 import re
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
 import yaml
+from siks_contracts import topics
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -28,6 +30,7 @@ MONGO_INIT_DIR = ROOT / "deploy" / "compose" / "mongo-init"
 MONGO_INIT_SCRIPT = MONGO_INIT_DIR / "create-service-users.js"
 
 INFRA = ("kafka", "mongo", "jaeger")
+ONE_SHOT = ("kafka-setup",)  # jobs that run once and exit: no healthcheck, not restarted
 APP_SERVICES = ("registry", "verification", "integration", "decree")
 STANDINS = "standins"
 PYTHON_SERVICES = (*APP_SERVICES, STANDINS)
@@ -51,6 +54,10 @@ SERVICE_ENV = (
     "SIKS_HOST",
     "SIKS_PORT",
     "SIKS_KAFKA_BOOTSTRAP",
+    "SIKS_KAFKA_SECURITY_PROTOCOL",
+    "SIKS_KAFKA_SASL_MECHANISM",
+    "SIKS_KAFKA_USERNAME",
+    "SIKS_KAFKA_PASSWORD",
     "SIKS_MONGO_URL",
     "SIKS_MONGO_DB",
     "SIKS_JWT_SECRET",
@@ -73,6 +80,8 @@ EXPECTED_VALUES: dict[str, str] = {
     "SIKS_ENV": "production",
     "SIKS_HOST": "0.0.0.0",
     "SIKS_KAFKA_BOOTSTRAP": "kafka:9092",
+    "SIKS_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+    "SIKS_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
     "OTEL_EXPORTER_OTLP_ENDPOINT": "http://jaeger:4318",
     "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
     "SIKS_NOW": "${SIKS_NOW:-}",
@@ -93,8 +102,18 @@ def mongo_password_var(name: str) -> str:
     return f"MONGO_{name.upper()}_PASSWORD"
 
 
+# Kafka principals (SASL/SCRAM), as deploy/local/stack.py makes them: each service, the
+# read-only integrator, and admin (super user: tools and the setup job).
+KAFKA_USERS = ("admin", *APP_SERVICES, "integrator")
+KAFKA_SUPER_USERS = {"User:admin", "User:controller"}  # controller: the broker itself (SASL/PLAIN)
+KAFKA_SECRETS = tuple(f"KAFKA_{u.upper()}_PASSWORD" for u in (*KAFKA_USERS, "controller"))
+
 # Secrets with no safe default: compose must refuse to run when they are unset.
-REQUIRED_SECRETS = ("SIKS_JWT_SECRET", "MONGO_ROOT_PASSWORD", *(mongo_password_var(n) for n in APP_SERVICES))
+REQUIRED_SECRETS = ("SIKS_JWT_SECRET", "MONGO_ROOT_PASSWORD", *(mongo_password_var(n) for n in APP_SERVICES),
+                    *KAFKA_SECRETS)
+
+sys.path.insert(0, str(ROOT / "deploy" / "local"))
+import acls  # noqa: E402  (the ACL table the local stack writes; compose must write the same)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -164,6 +183,8 @@ def check_images_or_builds(compose: dict[str, Any]) -> list[str]:
 def check_healthchecks(compose: dict[str, Any]) -> list[str]:
     problems = []
     for name, svc in compose["services"].items():
+        if name in ONE_SHOT:
+            continue
         hc = svc.get("healthcheck")
         if not hc or hc.get("disable") or not hc.get("test") or hc["test"] in (["NONE"], "NONE"):
             problems.append(f"{name}: no healthcheck")
@@ -176,7 +197,7 @@ def check_healthchecks(compose: dict[str, Any]) -> list[str]:
 
 
 def check_service_set(compose: dict[str, Any]) -> list[str]:
-    expected = {*INFRA, *PYTHON_SERVICES}
+    expected = {*INFRA, *ONE_SHOT, *PYTHON_SERVICES}
     present = set(compose.get("services", {}))
     return [f"missing service {name}" for name in sorted(expected - present)]
 
@@ -188,6 +209,8 @@ def check_dependencies(compose: dict[str, Any]) -> list[str]:
         for dep in needed:
             if deps.get(dep) != "service_healthy":
                 problems.append(f"{name}: must wait for {dep} to be healthy (has {deps.get(dep)!r})")
+        if name in APP_SERVICES and deps.get("kafka-setup") != "service_completed_successfully":
+            problems.append(f"{name}: must wait for kafka-setup (topics and ACLs) to complete")
         # Waiting on infrastructure or the stand-ins only for "started" is a race at start-up.
         for dep, condition in deps.items():
             if dep in ("kafka", "mongo", STANDINS) and condition != "service_healthy":
@@ -206,6 +229,8 @@ def check_environment(compose: dict[str, Any]) -> list[str]:
             if var in env and env[var] != expected:
                 problems.append(f"{name}: {var}={env[var]!r}, expected {expected!r}")
         if name in APP_SERVICES:
+            if env.get("SIKS_KAFKA_USERNAME") != name:
+                problems.append(f"{name}: logs in to Kafka as {env.get('SIKS_KAFKA_USERNAME')!r}, not as itself")
             if env.get("SIKS_PORT") != str(PORTS[name]):
                 problems.append(f"{name}: SIKS_PORT={env.get('SIKS_PORT')!r}, expected {PORTS[name]}")
             problems += check_own_mongo_user(name, env)
@@ -307,6 +332,9 @@ def check_secrets_required(compose: dict[str, Any], raw: str) -> list[str]:
             problems.append(f"{name}: SIKS_JWT_SECRET is not ${{SIKS_JWT_SECRET:?...}}")
         if not required_form(mongo_password_var(name)).search(env.get("SIKS_MONGO_URL", "")):
             problems.append(f"{name}: SIKS_MONGO_URL does not carry ${{{mongo_password_var(name)}:?...}}")
+        secret = f"KAFKA_{name.upper()}_PASSWORD"
+        if not required_form(secret).fullmatch(env.get("SIKS_KAFKA_PASSWORD", "")):
+            problems.append(f"{name}: SIKS_KAFKA_PASSWORD is not ${{{secret}:?...}}")
     mongo_pw = environment(services["mongo"]).get("MONGO_INITDB_ROOT_PASSWORD", "")
     if not required_form("MONGO_ROOT_PASSWORD").fullmatch(mongo_pw):
         problems.append(f"mongo: MONGO_INITDB_ROOT_PASSWORD is {mongo_pw!r}")
@@ -338,11 +366,75 @@ def check_builds(compose: dict[str, Any]) -> list[str]:
 
 
 def check_restart(compose: dict[str, Any]) -> list[str]:
+    # A one-shot job under unless-stopped would run again and again.
     return [
         f"{name}: restart {svc.get('restart')!r}"
         for name, svc in compose["services"].items()
-        if svc.get("restart") != "unless-stopped"
+        if svc.get("restart") != ("no" if name in ONE_SHOT else "unless-stopped")
     ]
+
+
+def _command_text(service: dict[str, Any]) -> str:
+    command = service.get("command") or []
+    return "\n".join(command) if isinstance(command, list) else str(command)
+
+
+def check_kafka_security(compose: dict[str, Any]) -> list[str]:
+    """SASL/SCRAM on every listener, the KRaft authorizer denying by default, only admin and
+    the broker itself as super users, every principal made at format time, no auto-created
+    topics (services hold no CREATE right)."""
+    problems = []
+    kafka = compose["services"]["kafka"]
+    env = environment(kafka)
+    protocols = dict(item.split(":", 1) for item in env.get("KAFKA_LISTENER_SECURITY_PROTOCOL_MAP", "").split(","))
+    listeners = [item.split("://", 1)[0] for item in env.get("KAFKA_LISTENERS", "").split(",") if item]
+    for listener in listeners:
+        if not protocols.get(listener, listener).startswith("SASL_"):
+            problems.append(f"kafka: listener {listener} is {protocols.get(listener, listener)}, not SASL")
+    if env.get("KAFKA_SASL_ENABLED_MECHANISMS") != "SCRAM-SHA-512":
+        problems.append(f"kafka: SASL mechanisms {env.get('KAFKA_SASL_ENABLED_MECHANISMS')!r}, expected SCRAM-SHA-512")
+    if env.get("KAFKA_AUTHORIZER_CLASS_NAME") != "org.apache.kafka.metadata.authorizer.StandardAuthorizer":
+        problems.append(f"kafka: authorizer {env.get('KAFKA_AUTHORIZER_CLASS_NAME')!r}")
+    if env.get("KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND") != "false":
+        problems.append("kafka: allow.everyone.if.no.acl.found is not false")
+    supers = set(filter(None, env.get("KAFKA_SUPER_USERS", "").split(";")))
+    if supers != KAFKA_SUPER_USERS:
+        problems.append(f"kafka: super users {sorted(supers)}, expected {sorted(KAFKA_SUPER_USERS)}")
+    if env.get("KAFKA_AUTO_CREATE_TOPICS_ENABLE") != "false":
+        problems.append("kafka: topics are auto-created")
+    command = _command_text(kafka)
+    for user in KAFKA_USERS:
+        variable = f"SCRAM_{user.upper()}"
+        if f'--add-scram "SCRAM-SHA-512=[name={user},password=$${variable}]"' not in command:
+            problems.append(f"kafka: no SCRAM user {user} made at format time")
+        if not required_form(f"KAFKA_{user.upper()}_PASSWORD").fullmatch(env.get(variable, "")):
+            problems.append(f"kafka: {variable} is not ${{KAFKA_{user.upper()}_PASSWORD:?...}}")
+    return problems
+
+
+ACL_LINE = re.compile(r"^\s*acl (User:\S+) (\w+) (topic|group|group-prefix) (.+)$", re.MULTILINE)
+
+
+def compose_acls(compose: dict[str, Any]) -> set[str]:
+    """The ACLs kafka-setup writes, one `User:x Operation kind name` per ACL."""
+    text = _command_text(compose["services"].get("kafka-setup", {}))
+    return {f"{p} {op} {kind} {name}" for p, op, kind, names in ACL_LINE.findall(text) for name in names.split()}
+
+
+def check_kafka_acls(compose: dict[str, Any]) -> list[str]:
+    """kafka-setup creates every topic and its dead-letter twin, and exactly the ACLs the
+    local stack writes (deploy/local/acls.py, from topic owners and the services' SPECs)."""
+    problems = []
+    text = _command_text(compose["services"].get("kafka-setup", {}))
+    match = re.search(r"for topic in ([^;]+); do", text)
+    listed = set(match.group(1).split()) if match else set()
+    if listed != set(topics.ALL) or '"$$topic.dlq"' not in text:
+        problems.append(f"kafka-setup creates topics {sorted(listed)}, expected {sorted(topics.ALL)} and their .dlq")
+    want = {str(a) for a in acls.wanted(acls.consumed_topics())}
+    have = compose_acls(compose)
+    problems += [f"kafka-setup lacks ACL {a}" for a in sorted(want - have)]
+    problems += [f"kafka-setup grants more than acls.py: {a}" for a in sorted(have - want)]
+    return problems
 
 
 def check_dockerfile(text: str) -> list[str]:
@@ -384,6 +476,8 @@ COMPOSE_CHECKS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
     "kafka_version": check_kafka_version,
     "builds": check_builds,
     "restart": check_restart,
+    "kafka_security": check_kafka_security,
+    "kafka_acls": check_kafka_acls,
 }
 
 
@@ -483,6 +577,22 @@ BREAKAGES: list[tuple[str, str, Callable[[dict[str, Any]], None]]] = [
     ("kafka_version", "kafka drifts from the installer", _set((S, "kafka", "image"), "apache/kafka:4.0.0")),
     ("builds", "wrong MODULE", _set((S, "verification", "build", "args"), {"PACKAGE": "siks-verification", "MODULE": "siks_registry"})),
     ("restart", "no restart policy", _delete((S, "kafka", "restart"))),
+    ("restart", "setup job restarted for ever", _set((S, "kafka-setup", "restart"), "unless-stopped")),
+    ("dependencies", "decree starts before the ACLs exist", _delete((S, "decree", "depends_on", "kafka-setup"))),
+    ("environment", "integration logs in as the registry", _set((S, "integration", "environment", "SIKS_KAFKA_USERNAME"), "registry")),
+    ("environment", "verification without SASL", _set((S, "verification", "environment", "SIKS_KAFKA_SECURITY_PROTOCOL"), "PLAINTEXT")),
+    ("kafka_security", "anonymous is a super user", _set((S, "kafka", "environment", "KAFKA_SUPER_USERS"), "User:admin;User:controller;User:ANONYMOUS")),
+    ("kafka_security", "a plaintext listener", _set((S, "kafka", "environment", "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"),
+        "CLIENT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT,HOST:PLAINTEXT")),
+    ("kafka_security", "everyone allowed without ACLs", _set((S, "kafka", "environment", "KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"), "true")),
+    ("kafka_security", "no authorizer", _delete((S, "kafka", "environment", "KAFKA_AUTHORIZER_CLASS_NAME"))),
+    ("kafka_security", "integrator never made", lambda doc: doc[S]["kafka"].__setitem__("command", [
+        c.replace("--add-scram \"SCRAM-SHA-512=[name=integrator", "--add-scram \"SCRAM-SHA-512=[name=intruder")
+        for c in doc[S]["kafka"]["command"]])),
+    ("kafka_acls", "registry may write decrees", lambda doc: doc[S]["kafka-setup"].__setitem__("command", [
+        doc[S]["kafka-setup"]["command"][0] + "acl User:registry Write topic siks.decree.decrees.v1\n"])),
+    ("kafka_acls", "integrator may not read", lambda doc: doc[S]["kafka-setup"].__setitem__("command", [
+        re.sub(r"acl User:integrator Read topic .*\n", "", doc[S]["kafka-setup"]["command"][0])])),
 ]
 
 
@@ -500,8 +610,11 @@ def test_checks_catch_breakage(compose: dict[str, Any], check: str, mutate: Call
         ("${SIKS_JWT_SECRET:?set SIKS_JWT_SECRET}", "${SIKS_JWT_SECRET}"),
         ("${MONGO_ROOT_PASSWORD:?set MONGO_ROOT_PASSWORD}", "${MONGO_ROOT_PASSWORD:-example}"),
         ("${MONGO_DECREE_PASSWORD:?set MONGO_DECREE_PASSWORD}", "${MONGO_DECREE_PASSWORD:-decree}"),
+        ("${KAFKA_REGISTRY_PASSWORD:?set KAFKA_REGISTRY_PASSWORD}", "${KAFKA_REGISTRY_PASSWORD:-registry}"),
+        ("${KAFKA_ADMIN_PASSWORD:?set KAFKA_ADMIN_PASSWORD}", "${KAFKA_ADMIN_PASSWORD}"),
     ],
-    ids=["jwt-default", "jwt-plain", "mongo-default", "service-password-default"],
+    ids=["jwt-default", "jwt-plain", "mongo-default", "service-password-default", "kafka-service-default",
+         "kafka-admin-plain"],
 )
 def test_secret_check_catches_defaults(old: str, new: str) -> None:
     raw = COMPOSE_FILE.read_text(encoding="utf-8")

@@ -38,6 +38,7 @@ from siks_contracts.actor import Actor
 from siks_contracts.enums import ProposalKind, Program, Role
 from siks_contracts.envelope import TraceContext, new_envelope
 from siks_contracts.events import HouseholdRegistered, HouseholdSnapshot, ProposalSubmitted, topic_of
+from siks_kit.kafka_access import client_args  # the local stack's admin (SASL/SCRAM), as every tool
 
 ROOT = Path(__file__).resolve().parents[2]
 KAFKA = f"127.0.0.1:{os.environ.get('SIKS_KAFKA_PORT', 9092)}"
@@ -126,7 +127,7 @@ def unregistered_families(all_families: list[dict[str, Any]]) -> list[dict[str, 
 
 
 async def kafka_baseline(n: int, value: bytes, headers: dict[str, str]) -> dict[str, float]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
+    admin = AIOKafkaAdminClient(**client_args(KAFKA))
     await admin.start()
     try:
         if RAW_TOPIC not in await admin.list_topics():
@@ -134,7 +135,7 @@ async def kafka_baseline(n: int, value: bytes, headers: dict[str, str]) -> dict[
     finally:
         await admin.close()
     kheaders = [(k, v.encode()) for k, v in headers.items()]
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**client_args(KAFKA), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         # Where this run's records start, so older runs' records on the topic are not counted.
@@ -170,7 +171,7 @@ async def kafka_baseline(n: int, value: bytes, headers: dict[str, str]) -> dict[
                     consumer.seek(tp, start[tp])
             assigned_at.append(time.perf_counter())  # fetching starts here
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, group_id=f"siks-bench-{uuid.uuid4().hex[:8]}",
+    consumer = AIOKafkaConsumer(**client_args(KAFKA), group_id=f"siks-bench-{uuid.uuid4().hex[:8]}",
                                 enable_auto_commit=False, auto_offset_reset="latest")
     t_join = time.perf_counter()
     await consumer.start()
@@ -242,7 +243,7 @@ class ChecksWatcher:
 
     async def start(self) -> None:
         # A fresh group reading from "latest": only what this run causes.
-        self._consumer = AIOKafkaConsumer(topics.CHECKS, bootstrap_servers=self._bootstrap,
+        self._consumer = AIOKafkaConsumer(topics.CHECKS, **client_args(self._bootstrap),
                                           group_id=f"siks-bench-watch-{uuid.uuid4().hex[:8]}",
                                           auto_offset_reset="latest", enable_auto_commit=False)
         await self._consumer.start()

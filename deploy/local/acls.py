@@ -10,7 +10,8 @@
 
 Which topics a service consumes comes from its own messaging SPEC (the event types it
 consumes), so a new subscription is granted the next time the stack starts. Run by topics.py
-as admin after the topics exist; `python deploy/local/acls.py --print` shows the table.
+as admin after the topics exist; `python deploy/local/acls.py --print` shows the table and
+`--compose` the lines docker-compose.yml's kafka-setup job must hold.
 """
 
 from __future__ import annotations
@@ -91,6 +92,16 @@ def wanted(consumes: dict[str, set[str]]) -> set[Acl]:
     return acls
 
 
+def compose_lines(acls: set[Acl]) -> list[str]:
+    """The same table as the `acl PRINCIPAL OPERATION KIND NAME...` lines of
+    docker-compose.yml's kafka-setup job (tests/test_compose.py compares them)."""
+    grouped: dict[tuple[str, str, str], list[str]] = {}
+    for acl in sorted(acls):
+        principal, operation, kind, name = str(acl).split(" ")
+        grouped.setdefault((principal, operation, kind), []).append(name)
+    return [f"acl {p} {op} {kind} {' '.join(sorted(names))}" for (p, op, kind), names in sorted(grouped.items())]
+
+
 def managed_principals() -> set[str]:
     return {f"User:{name}" for name in (*SERVICES, INTEGRATOR)}
 
@@ -135,6 +146,8 @@ if __name__ == "__main__":
     if sys.argv[1:] == ["--print"]:
         for acl in sorted(wanted(consumed_topics()), key=str):
             print(acl)
+    elif sys.argv[1:] == ["--compose"]:
+        print("\n".join(compose_lines(wanted(consumed_topics()))))
     else:
         from siks_kit.kafka_access import client_args
 
