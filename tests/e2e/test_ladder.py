@@ -23,7 +23,8 @@ async def test_one_household_climbs_from_operator_to_decree_and_cek_bansos(ladde
     assert case["stage"] == "submitted" and case["checks_passed"] is True
     checks = await ladder.checks(proposal["id"], VILLAGE)
     assert {c["name"]: c["status"] for c in checks["checks"]} == {"nik": "passed", "region": "passed",
-                                                                  "dukcapil": "passed"}
+                                                                  "dukcapil": "passed", "dtsen": "passed"}
+    assert checks["desil"] == family["desil"] and checks["round"] == 1
 
     assert (await ladder.verify(proposal["id"], VILLAGE))["stage"] == "verified"
     assert (await ladder.validate(proposal["id"], VILLAGE, desil=family["desil"]))["stage"] == "validated"
