@@ -8,6 +8,9 @@ UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 # A moment inside the bansos window (days 15-25), used when `make test` or `make demo` has to
 # start the stack itself and the caller set no SIKS_NOW.
 WINDOW_NOW := 2026-12-16T09:00:00+07:00
+# Services refuse to start without SIKS_ENV; here, on a developer's machine, it is development
+# (the development signing key), whatever the calling shell holds.
+DEV_ENV := SIKS_ENV=development
 
 .PHONY: help install up down status test unit demo bench schemas clean
 
@@ -28,7 +31,7 @@ install: .venv/.synced
 	@bash deploy/local/install_ferretdb.sh
 
 up: install
-	$(STACK) up
+	$(DEV_ENV) $(STACK) up
 
 down:
 	@if [ -x $(PY) ]; then $(STACK) down; else echo "nothing to stop (no environment yet)"; fi
@@ -37,17 +40,17 @@ status: .venv/.synced
 	$(STACK) status
 
 unit: .venv/.synced
-	$(PY) -m pytest -m "not stack" -q
+	$(DEV_ENV) $(PY) -m pytest -m "not stack" -q
 
 test: install
-	SIKS_NOW="$${SIKS_NOW:-$(WINDOW_NOW)}" $(STACK) run -- $(PY) -m pytest -q -p no:cacheprovider
+	$(DEV_ENV) SIKS_NOW="$${SIKS_NOW:-$(WINDOW_NOW)}" $(STACK) run -- $(PY) -m pytest -q -p no:cacheprovider
 
 demo: install
-	SIKS_NOW="$${SIKS_NOW:-$(WINDOW_NOW)}" $(STACK) up
-	$(PY) deploy/demo/demo.py
+	$(DEV_ENV) SIKS_NOW="$${SIKS_NOW:-$(WINDOW_NOW)}" $(STACK) up
+	$(DEV_ENV) $(PY) deploy/demo/demo.py
 
 bench: install
-	SIKS_NOW="$${SIKS_NOW:-$(WINDOW_NOW)}" $(STACK) run -- $(PY) deploy/bench/bench.py
+	$(DEV_ENV) SIKS_NOW="$${SIKS_NOW:-$(WINDOW_NOW)}" $(STACK) run -- $(PY) deploy/bench/bench.py
 
 schemas: .venv/.synced
 	.venv/bin/siks schemas --out contracts/schemas

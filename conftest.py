@@ -5,6 +5,10 @@ import socket
 
 import pytest
 
+# Services refuse to start without SIKS_ENV; the suite runs them with the development key
+# (`make test` sets it too; a caller's explicit value wins).
+os.environ.setdefault("SIKS_ENV", "development")
+
 MONGO_URL = os.environ.get("SIKS_TEST_MONGO_URL", f"mongodb://127.0.0.1:{os.environ.get('SIKS_MONGO_PORT', '27017')}/")
 KAFKA = os.environ.get("SIKS_TEST_KAFKA", f"127.0.0.1:{os.environ.get('SIKS_KAFKA_PORT', '9092')}")
 

@@ -24,6 +24,8 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 KAFKA_INSTALLER = ROOT / "deploy" / "local" / "install_kafka.sh"
+MONGO_INIT_DIR = ROOT / "deploy" / "compose" / "mongo-init"
+MONGO_INIT_SCRIPT = MONGO_INIT_DIR / "create-service-users.js"
 
 INFRA = ("kafka", "mongo", "jaeger")
 APP_SERVICES = ("registry", "verification", "integration", "decree")
@@ -86,8 +88,13 @@ HEALTHY_DEPENDENCIES: dict[str, tuple[str, ...]] = {
     "standins": (),  # needs neither Kafka nor MongoDB
 }
 
+# Each service's own MongoDB user (readWrite on its own database only) and its password.
+def mongo_password_var(name: str) -> str:
+    return f"MONGO_{name.upper()}_PASSWORD"
+
+
 # Secrets with no safe default: compose must refuse to run when they are unset.
-REQUIRED_SECRETS = ("SIKS_JWT_SECRET", "MONGO_ROOT_PASSWORD")
+REQUIRED_SECRETS = ("SIKS_JWT_SECRET", "MONGO_ROOT_PASSWORD", *(mongo_password_var(n) for n in APP_SERVICES))
 
 
 # --------------------------------------------------------------------------- helpers
@@ -201,16 +208,66 @@ def check_environment(compose: dict[str, Any]) -> list[str]:
         if name in APP_SERVICES:
             if env.get("SIKS_PORT") != str(PORTS[name]):
                 problems.append(f"{name}: SIKS_PORT={env.get('SIKS_PORT')!r}, expected {PORTS[name]}")
-            url = env.get("SIKS_MONGO_URL", "")
-            if not (url.startswith("mongodb://") and "@mongo:27017" in url and "authSource=admin" in url):
-                problems.append(f"{name}: SIKS_MONGO_URL {url!r} is not the mongo service's root URL")
-            if not env.get("SIKS_MONGO_DB"):
-                problems.append(f"{name}: empty SIKS_MONGO_DB")
+            problems += check_own_mongo_user(name, env)
         if name == STANDINS and env.get("SIKS_STANDINS_PORT") != str(PORTS[STANDINS]):
             problems.append(f"standins: SIKS_STANDINS_PORT={env.get('SIKS_STANDINS_PORT')!r}")
     dbs = [environment(compose["services"][n]).get("SIKS_MONGO_DB") for n in APP_SERVICES]
     if len(set(dbs)) != len(dbs):
         problems.append(f"services share a database: {dbs}")
+    return problems
+
+
+def check_own_mongo_user(name: str, env: dict[str, str]) -> list[str]:
+    """The service connects as siks_<name>, a user of its own database, never as root."""
+    problems = []
+    db, url = env.get("SIKS_MONGO_DB", ""), env.get("SIKS_MONGO_URL", "")
+    if db != f"siks_{name}":
+        problems.append(f"{name}: SIKS_MONGO_DB={db!r}, expected siks_{name}")
+    user = f"siks_{name}"
+    expected = re.compile(r"mongodb://" + re.escape(user) + r":(\$\{[^}]+\})@mongo:27017/" + re.escape(user)
+                          + r"\?authSource=" + re.escape(user))
+    match = expected.fullmatch(url)
+    if not match:
+        problems.append(f"{name}: SIKS_MONGO_URL {url!r} is not mongodb://{user}:${{...}}@mongo:27017/{user}"
+                        f"?authSource={user}")
+    elif not required_form(mongo_password_var(name)).fullmatch(match.group(1)):
+        problems.append(f"{name}: SIKS_MONGO_URL password is {match.group(1)!r}, not "
+                        f"${{{mongo_password_var(name)}:?...}}")
+    if "MONGO_ROOT" in url or "authSource=admin" in url:
+        problems.append(f"{name}: SIKS_MONGO_URL uses the root user")
+    return problems
+
+
+def check_mongo_users(compose: dict[str, Any], script: str) -> list[str]:
+    """The mongo container creates one user per service, readWrite on its own database only,
+    from passwords it is given; the services hold no root credentials."""
+    problems = []
+    mongo = compose["services"]["mongo"]
+    mounts = [str(v) for v in mongo.get("volumes") or []]
+    if not any(m.split(":")[1:2] == ["/docker-entrypoint-initdb.d"] and
+               (ROOT / m.split(":")[0]).resolve() == MONGO_INIT_DIR.resolve() for m in mounts):
+        problems.append(f"mongo: {MONGO_INIT_DIR.relative_to(ROOT)} is not mounted at /docker-entrypoint-initdb.d")
+    env = environment(mongo)
+    for name in APP_SERVICES:
+        var = mongo_password_var(name)
+        if not required_form(var).fullmatch(env.get(var, "")):
+            problems.append(f"mongo: {var} is {env.get(var)!r}, not ${{{var}:?...}} (the init script needs it)")
+    listed = re.search(r"const SERVICES = \[([^\]]*)\]", script)
+    names = re.findall(r'"([a-z]+)"', listed.group(1)) if listed else []
+    if sorted(names) != sorted(APP_SERVICES):
+        problems.append(f"init script makes users for {names}, expected {list(APP_SERVICES)}")
+    roles = re.findall(r'role:\s*"([A-Za-z]+)"', script)
+    if roles != ["readWrite"]:
+        problems.append(f"init script grants roles {roles}, expected readWrite only")
+    if not re.search(r'roles:\s*\[\{\s*role:\s*"readWrite",\s*db:\s*database\s*\}\]', script):
+        problems.append("init script does not grant readWrite on the service's own database")
+    if "getSiblingDB(database)" not in script or "const database = `siks_${name}`" not in script:
+        problems.append("init script does not define each user in the service's own database")
+    if "MONGO_${name.toUpperCase()}_PASSWORD" not in script:
+        problems.append("init script does not read MONGO_<SERVICE>_PASSWORD")
+    for name in APP_SERVICES:
+        if any("MONGO_ROOT" in v for v in environment(compose["services"][name]).values()):
+            problems.append(f"{name}: holds the MongoDB root credentials")
     return problems
 
 
@@ -248,8 +305,8 @@ def check_secrets_required(compose: dict[str, Any], raw: str) -> list[str]:
         env = environment(services[name])
         if not required_form("SIKS_JWT_SECRET").fullmatch(env.get("SIKS_JWT_SECRET", "")):
             problems.append(f"{name}: SIKS_JWT_SECRET is not ${{SIKS_JWT_SECRET:?...}}")
-        if not required_form("MONGO_ROOT_PASSWORD").search(env.get("SIKS_MONGO_URL", "")):
-            problems.append(f"{name}: SIKS_MONGO_URL does not carry ${{MONGO_ROOT_PASSWORD:?...}}")
+        if not required_form(mongo_password_var(name)).search(env.get("SIKS_MONGO_URL", "")):
+            problems.append(f"{name}: SIKS_MONGO_URL does not carry ${{{mongo_password_var(name)}:?...}}")
     mongo_pw = environment(services["mongo"]).get("MONGO_INITDB_ROOT_PASSWORD", "")
     if not required_form("MONGO_ROOT_PASSWORD").fullmatch(mongo_pw):
         problems.append(f"mongo: MONGO_INITDB_ROOT_PASSWORD is {mongo_pw!r}")
@@ -344,6 +401,32 @@ def test_required_secrets_fail_when_unset(compose: dict[str, Any]) -> None:
     assert check_secrets_required(compose, COMPOSE_FILE.read_text(encoding="utf-8")) == []
 
 
+def test_each_service_has_its_own_mongo_user(compose: dict[str, Any]) -> None:
+    assert check_mongo_users(compose, MONGO_INIT_SCRIPT.read_text(encoding="utf-8")) == []
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    ('roles: [{ role: "readWrite", db: database }]', 'roles: [{ role: "readWriteAnyDatabase", db: "admin" }]'),
+    ('roles: [{ role: "readWrite", db: database }]', 'roles: [{ role: "readWrite", db: database }, { role: "dbAdmin", db: "admin" }]'),
+    ('"registry", "verification", "integration", "decree"', '"registry", "verification", "integration"'),
+    ("db.getSiblingDB(database)", 'db.getSiblingDB("admin")'),
+], ids=["any-database", "extra-role", "missing-service", "user-in-admin"])
+def test_mongo_user_check_catches_a_broken_script(compose: dict[str, Any], old: str, new: str) -> None:
+    script = MONGO_INIT_SCRIPT.read_text(encoding="utf-8")
+    assert old in script
+    assert check_mongo_users(compose, script.replace(old, new)) != []
+
+
+def test_mongo_user_check_catches_root_in_a_service(compose: dict[str, Any]) -> None:
+    broken = copy.deepcopy(compose)
+    broken["services"]["decree"]["environment"]["SIKS_MONGO_URL"] = (
+        "mongodb://siks:${MONGO_ROOT_PASSWORD:?set MONGO_ROOT_PASSWORD}@mongo:27017/?authSource=admin")
+    assert check_environment(broken) != [] and check_mongo_users(broken, MONGO_INIT_SCRIPT.read_text()) != []
+    broken = copy.deepcopy(compose)
+    del broken["services"]["mongo"]["volumes"][1]
+    assert check_mongo_users(broken, MONGO_INIT_SCRIPT.read_text()) != []
+
+
 def test_kafka_version_read_from_installer() -> None:
     # Guards the parser itself: a version must come out, and look like one.
     assert re.fullmatch(r"\d+\.\d+\.\d+", kafka_version_pinned())
@@ -393,6 +476,8 @@ BREAKAGES: list[tuple[str, str, Callable[[dict[str, Any]], None]]] = [
     ("environment", "integration lacks SIKS_STANDINS_URL", _delete((S, "integration", "environment", "SIKS_STANDINS_URL"))),
     ("environment", "verification on the wrong bootstrap", _set((S, "verification", "environment", "SIKS_KAFKA_BOOTSTRAP"), "localhost:9092")),
     ("environment", "SIKS_PORT disagrees with DESIGN", _set((S, "decree", "environment", "SIKS_PORT"), "8005")),
+    ("environment", "registry uses verification's database user", _set((S, "registry", "environment", "SIKS_MONGO_URL"),
+        "mongodb://siks_verification:${MONGO_VERIFICATION_PASSWORD:?x}@mongo:27017/siks_verification?authSource=siks_verification")),
     ("environment", "standins lacks its port", _delete((S, "standins", "environment", "SIKS_STANDINS_PORT"))),
     ("ports", "registry published elsewhere", _set((S, "registry", "ports"), ["18001:8001"])),
     ("kafka_version", "kafka drifts from the installer", _set((S, "kafka", "image"), "apache/kafka:4.0.0")),
@@ -414,8 +499,9 @@ def test_checks_catch_breakage(compose: dict[str, Any], check: str, mutate: Call
         ("${SIKS_JWT_SECRET:?set SIKS_JWT_SECRET}", "${SIKS_JWT_SECRET:-dev-secret}"),
         ("${SIKS_JWT_SECRET:?set SIKS_JWT_SECRET}", "${SIKS_JWT_SECRET}"),
         ("${MONGO_ROOT_PASSWORD:?set MONGO_ROOT_PASSWORD}", "${MONGO_ROOT_PASSWORD:-example}"),
+        ("${MONGO_DECREE_PASSWORD:?set MONGO_DECREE_PASSWORD}", "${MONGO_DECREE_PASSWORD:-decree}"),
     ],
-    ids=["jwt-default", "jwt-plain", "mongo-default"],
+    ids=["jwt-default", "jwt-plain", "mongo-default", "service-password-default"],
 )
 def test_secret_check_catches_defaults(old: str, new: str) -> None:
     raw = COMPOSE_FILE.read_text(encoding="utf-8")

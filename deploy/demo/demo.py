@@ -486,30 +486,12 @@ async def approve(ladder: Ladder, run: Run) -> None:
 # ---------------------------------------------------------------- 5. the decree
 
 
-async def draft_or_open(ladder: Ladder, run: Run) -> tuple[dict[str, Any], bool]:
-    """A new draft, or (True) the draft an earlier run left open: only one may be open."""
-    resp = await ladder.http.post(f"{ladder.endpoints.decree}/v1/decrees",
-                                  json={"program": run.program, "period": run.period},
-                                  headers=ladder.headers(Role.MENSOS))
-    if resp.status_code == 201:
-        return resp.json(), False
-    if resp.status_code == 409 and "decree_id" in resp.json():
-        decree_id = resp.json()["decree_id"]
-        console.print(f"  [yellow]a draft for {run.program} {run.period} was left open by an earlier run "
-                      f"({decree_id[:8]}); issuing it first[/]")
-        got = await ladder.http.get(f"{ladder.endpoints.decree}/v1/decrees/{decree_id}",
-                                    headers=ladder.headers(Role.MENSOS))
-        return got.json(), True
-    raise DemoFailed(f"drafting the decree failed: {resp.status_code} {problem_text(resp)}")
-
-
 async def public_status(ladder: Ladder, nik: str, name: str, left: Callable[[], float]) -> dict[str, Any]:
     """Cek Bansos, waiting politely when the rate limit says so."""
     while True:
-        resp = await ladder.http.get(f"{ladder.endpoints.decree}/v1/public/status",
-                                     params={"nik": nik, "name": name})
+        resp = await ladder.http.post(f"{ladder.endpoints.decree}/v1/public/status", json={"nik": nik, "name": name})
         if resp.status_code == 200:
-            return resp.json()
+            return {**resp.json(), "nik_masked": mask_nik(nik)}  # the answer never echoes the NIK
         if resp.status_code != 429 or left() <= 0.5:
             raise DemoFailed(f"Cek Bansos answered {resp.status_code}: {problem_text(resp)}")
         await asyncio.sleep(min(float(resp.json().get("retry_after", 5)), left()))
@@ -521,41 +503,48 @@ async def wait_listed(ladder: Ladder, nik: str, name: str, number: str, what: st
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         answer = await public_status(ladder, nik, name, left)
-        if any(p["decree_number"] == number for p in answer.get("programs", [])):
+        if any(p["sk_number"] == number for p in answer.get("programs", [])):
             return answer
         await asyncio.sleep(PUBLIC_POLL_SECONDS)
     raise DemoFailed(f"{what} did not show SK {number} in Cek Bansos within {seconds:.0f}s")
 
 
-async def approvals_arrived(ladder: Ladder, run: Run, ours: set[str]) -> set[str]:
-    """Waits until the decree service holds every approved case of this run as a candidate."""
-    end = time.monotonic() + run.timeout
-    while True:
-        waiting = set((await ladder.candidates(run.program, run.period))["proposal_ids"])
-        if ours <= waiting or time.monotonic() > end:
-            return ours & waiting
-        await asyncio.sleep(0.25)
+async def approvals_arrived(ladder: Ladder, run: Run, ours: set[str]) -> dict[str, set[str]]:
+    """Waits until the decree service holds every approved case of this run; returns them by
+    the period each goes into (one decree per programme and period: if an earlier run issued
+    this month's, they go into the next)."""
+    left = deadline_in(run.timeout)
+    periods: dict[str, set[str]] = defaultdict(set)
+
+    async def arrived(case_id: str) -> None:
+        where = await ladder.wait_until(lambda: ladder.candidate(case_id), "an approval reaching the decree",
+                                        deadline_s=left())
+        periods[where["period"]].add(case_id)
+
+    await each(sorted(ours), arrived, "approvals reach the decree service", WAIT_CONCURRENCY)
+    return periods
 
 
 async def draft_and_issue(ladder: Ladder, run: Run) -> None:
     ours = {e.case_id for e in run.with_stage("approved")}
     if not ours:
         raise DemoFailed("no case was approved: there is nothing to decree")
-    arrived = await approvals_arrived(ladder, run, ours)
-    if arrived != ours:
-        raise DemoFailed(f"{len(ours - arrived)} approved cases never reached the decree service")
-    draft, stale = await draft_or_open(ladder, run)
-    if stale:  # an earlier run's open draft: issue it, then draft ours
-        await issue_and_record(ladder, run, draft, ours, stale=True)
-        draft, _ = await draft_or_open(ladder, run)
-    await issue_and_record(ladder, run, draft, ours, stale=False)
+    for period, cases in sorted((await approvals_arrived(ladder, run, ours)).items()):
+        if period != run.period:
+            console.print(f"  [yellow]the {run.program} decree for {run.period} was issued by an earlier run; "
+                          f"{len(cases)} approvals go into {period}[/]")
+        try:
+            draft = await ladder.draft_decree(run.program, period)  # an open draft is refreshed, not doubled
+        except LadderError as exc:
+            raise DemoFailed(f"drafting the decree failed: {exc}") from None
+        await issue_and_record(ladder, run, draft, cases)
 
 
-async def issue_and_record(ladder: Ladder, run: Run, draft: dict[str, Any], ours: set[str], stale: bool) -> None:
+async def issue_and_record(ladder: Ladder, run: Run, draft: dict[str, Any], ours: set[str]) -> None:
     rows = (await ladder.beneficiaries(draft["id"]))["items"]
     listed = {r["proposal_id"] for r in rows}
     issued = await ladder.issue_decree(draft["id"])
-    run.decrees.append({**issued, "ours": len(listed & ours), "stale": stale})
+    run.decrees.append({**issued, "ours": len(listed & ours), "stale": len(listed - ours) > 0})
     console.print(f"  SK {issued['number']} issued: {issued['count']} households "
                   f"({len(listed & ours)} from this run), {issued['content_hash'][:19]}…")
     run.last_listed = rows[-1] if rows else run.last_listed
@@ -616,15 +605,15 @@ def decree_of(entry: Entry, run: Run) -> str | None:
 
 
 def show_public(answers: list[dict[str, Any]]) -> None:
-    table = Table(title="Cek Bansos (GET /v1/public/status), as a citizen sees it", title_justify="left")
+    table = Table(title="Cek Bansos (POST /v1/public/status), as a citizen sees it", title_justify="left")
     for column in ("NIK", "name", "status", "region", "programmes"):
         table.add_column(column, no_wrap=column in ("NIK", "status"))
     for a in answers:
-        programmes = ", ".join(f"{p['program']} {p['period']} SK {p['decree_number']}"
+        programmes = ", ".join(f"{p['program']} {p['period']} {p['status']} SK {p['sk_number']}"
                                for p in a.get("programs", []))
         # Cek Bansos masks its answers already; masking again costs nothing and guards the screen.
-        table.add_row(mask_nik(a["nik"]), mask_name(a["name"]), a["status"], a.get("region") or "-",
-                      programmes or a.get("message", ""))
+        table.add_row(a["nik_masked"], mask_name(a["name_masked"]), a["status"], a.get("region") or "-",
+                      programmes or "not listed")
     console.print(table)
 
 

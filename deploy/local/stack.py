@@ -16,8 +16,11 @@ stack's clock, so all services keep telling the same time.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
+import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -54,6 +57,12 @@ PORTS = {
     "decree": port("DECREE", 8004),
 }
 SERVICES = ("registry", "verification", "integration", "decree")
+# Kafka principals (SASL/SCRAM-SHA-512), created when the storage is formatted (KIP-900):
+# a super user for tools and tests, one per service, and the read-only integrator.
+KAFKA_ADMIN = "admin"
+KAFKA_USERS = (KAFKA_ADMIN, *SERVICES, "integrator")
+KAFKA_MECHANISM = "SCRAM-SHA-512"
+KAFKA_CONTROLLER_USER = "controller"  # the broker's own principal on the controller listener (SASL/PLAIN)
 
 
 @dataclass
@@ -176,16 +185,72 @@ def _install() -> None:
         subprocess.run(["bash", str(DEPLOY / script)], check=True, env=env)
 
 
+def _secrets_file() -> Path:
+    return STATE / "secrets" / "kafka.json"  # siks_kit.kafka_access reads it too
+
+
+def _kafka_secrets() -> dict:
+    """The local stack's Kafka credentials, generated once (random, never in the repo)."""
+    try:
+        found = json.loads(_secrets_file().read_text())
+        if set(found.get("users", {})) >= set(KAFKA_USERS) and found.get("controller_password"):
+            return found
+    except (OSError, ValueError):
+        pass
+    found = {"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": KAFKA_MECHANISM,
+             "users": {name: secrets.token_hex(24) for name in KAFKA_USERS},
+             "controller_password": secrets.token_hex(24)}
+    _write_secret(_secrets_file(), json.dumps(found, indent=2))
+    return found
+
+
+def _write_secret(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.chmod(0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    path.chmod(0o600)
+
+
+def _scram_marker(data: Path) -> Path:
+    return data.parent / f"{data.name}-format.json"  # which SCRAM credentials the storage was formatted with
+
+
+def _fingerprint(users: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(users, sort_keys=True).encode()).hexdigest()
+
+
 def _kafka() -> Component:
     data = STATE / "kafka"
     props = STATE / "kafka.properties"
     kp, cp = PORTS["kafka"], PORTS["kafka-controller"]
-    props.parent.mkdir(parents=True, exist_ok=True)
-    props.write_text("\n".join([
+    creds = _kafka_secrets()
+    users, controller_pw = creds["users"], creds["controller_password"]
+    if creds.get("bootstrap") != f"127.0.0.1:{kp}":
+        creds["bootstrap"] = f"127.0.0.1:{kp}"  # what tools and `siks kafka-config` connect to
+        _write_secret(_secrets_file(), json.dumps(creds, indent=2))
+    _write_secret(props, "\n".join([
         "process.roles=broker,controller", "node.id=1", f"controller.quorum.voters=1@127.0.0.1:{cp}",
-        f"listeners=PLAINTEXT://127.0.0.1:{kp},CONTROLLER://127.0.0.1:{cp}",
-        f"advertised.listeners=PLAINTEXT://127.0.0.1:{kp}", "controller.listener.names=CONTROLLER",
-        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        # Clients (services, tools) authenticate with SCRAM on CLIENT; the broker speaks to its
+        # controller as `controller` over SASL/PLAIN (SCRAM credentials live in the metadata the
+        # controller serves, so it cannot use them). No listener lets an anonymous client in.
+        f"listeners=CLIENT://127.0.0.1:{kp},CONTROLLER://127.0.0.1:{cp}",
+        f"advertised.listeners=CLIENT://127.0.0.1:{kp}", "controller.listener.names=CONTROLLER",
+        "inter.broker.listener.name=CLIENT",
+        "listener.security.protocol.map=CLIENT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
+        f"sasl.enabled.mechanisms={KAFKA_MECHANISM}", f"sasl.mechanism.inter.broker.protocol={KAFKA_MECHANISM}",
+        "sasl.mechanism.controller.protocol=PLAIN", "listener.name.controller.sasl.enabled.mechanisms=PLAIN",
+        "listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule "
+        f'required username="{KAFKA_CONTROLLER_USER}" password="{controller_pw}" '
+        f'user_{KAFKA_CONTROLLER_USER}="{controller_pw}";',
+        f"listener.name.client.{KAFKA_MECHANISM.lower()}.sasl.jaas.config="
+        f'org.apache.kafka.common.security.scram.ScramLoginModule required username="{KAFKA_ADMIN}" '
+        f'password="{users[KAFKA_ADMIN]}";',
+        # The broker's own authorizer: what no ACL allows is denied; only admin and the
+        # broker itself are super users (User:ANONYMOUS is not).
+        "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "allow.everyone.if.no.acl.found=false", f"super.users=User:{KAFKA_ADMIN};User:{KAFKA_CONTROLLER_USER}",
         f"log.dirs={data}", f"num.partitions={TOPIC_PARTITIONS}", "offsets.topic.replication.factor=1",
         "offsets.topic.num.partitions=6", "transaction.state.log.replication.factor=1",
         "transaction.state.log.min.isr=1", "group.initial.rebalance.delay.ms=0",
@@ -194,11 +259,31 @@ def _kafka() -> Component:
     libs = CACHE / f"kafka-{KAFKA_VERSION}" / "libs"
     java = ["java", "-Xms256m", "-Xmx768m", "-XX:+UseG1GC", f"-Dlog4j.configuration=file:{DEPLOY / 'kafka-log4j.properties'}",
             f"-Dkafka.logs.dir={STATE / 'logs'}", "-cp", f"{libs}/*"]
-    if not (data / "meta.properties").exists():
-        cluster_id = "c2lrcy1sb2NhbC1zdGFjaw"  # 22 chars of base64url: a fixed local cluster
-        subprocess.run(java + ["kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)],
-                       check=True, stdout=subprocess.DEVNULL)
+    if recorded("kafka") is None:
+        _format_kafka(java, data, props, users)
     return Component("kafka", java + ["kafka.Kafka", str(props)], kp, ready_timeout=120)
+
+
+def _format_kafka(java: list[str], data: Path, props: Path, users: dict[str, str]) -> None:
+    """Formats the storage with every SCRAM user (KIP-900), once; a storage formatted
+    without them (the layout before authentication) is formatted again, topics and all."""
+    marker = _scram_marker(data)
+    if (data / "meta.properties").exists():
+        try:
+            if json.loads(marker.read_text())["credentials"] == _fingerprint(users):
+                return
+        except (OSError, ValueError, KeyError):
+            pass
+        print(f"note: {data} was formatted without the SCRAM credentials in {_secrets_file()} (an older "
+              "layout, before Kafka authentication?); formatting it again: its topics, records and "
+              "consumer offsets are dropped")
+        shutil.rmtree(data)
+    cluster_id = "c2lrcy1sb2NhbC1zdGFjaw"  # 22 chars of base64url: a fixed local cluster
+    scram = [arg for name, password in users.items()
+             for arg in ("--add-scram", f"{KAFKA_MECHANISM}=[name={name},password={password}]")]
+    subprocess.run(java + ["kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props), *scram],
+                   check=True, stdout=subprocess.DEVNULL)
+    marker.write_text(json.dumps({"users": sorted(users), "credentials": _fingerprint(users)}))
 
 
 def _ferretdb() -> Component:
@@ -211,9 +296,18 @@ def _ferretdb() -> Component:
                      PORTS["mongo"])
 
 
+def _kafka_env(user: str) -> dict[str, str]:
+    """How a process connects to Kafka as `user` (siks_kit.settings: SIKS_KAFKA_*)."""
+    creds = _kafka_secrets()
+    return {"SIKS_KAFKA_BOOTSTRAP": f"127.0.0.1:{PORTS['kafka']}",
+            "SIKS_KAFKA_SECURITY_PROTOCOL": creds["security_protocol"],
+            "SIKS_KAFKA_SASL_MECHANISM": creds["sasl_mechanism"],
+            "SIKS_KAFKA_USERNAME": user, "SIKS_KAFKA_PASSWORD": creds["users"][user]}
+
+
 def _service_env(name: str) -> dict[str, str]:
     env = {"SIKS_PORT": str(PORTS[name]), "SIKS_HOST": "127.0.0.1",
-           "SIKS_KAFKA_BOOTSTRAP": f"127.0.0.1:{PORTS['kafka']}",
+           **(_kafka_env(name) if name in SERVICES else {}),
            "SIKS_MONGO_URL": f"mongodb://127.0.0.1:{PORTS['mongo']}/",
            "SIKS_STANDINS_URL": f"http://127.0.0.1:{PORTS['standins']}",
            "SIKS_STANDINS_PORT": str(PORTS["standins"])}
@@ -239,7 +333,9 @@ def components() -> list[Component]:
 
 
 def _create_topics() -> None:
-    subprocess.run([PY, str(DEPLOY / "topics.py"), f"127.0.0.1:{PORTS['kafka']}", str(TOPIC_PARTITIONS)], check=True)
+    """Every topic and its dead-letter twin, then the ACLs (deploy/local/acls.py), as admin."""
+    subprocess.run([PY, str(DEPLOY / "topics.py"), f"127.0.0.1:{PORTS['kafka']}", str(TOPIC_PARTITIONS)], check=True,
+                   env={**os.environ, **_kafka_env(KAFKA_ADMIN)})
 
 
 # ---------------------------------------------------------------- commands

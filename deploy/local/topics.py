@@ -1,14 +1,21 @@
-"""Creates every topic of the contracts (and its dead-letter twin) before services subscribe."""
+"""Creates every topic of the contracts (and its dead-letter twin) before services subscribe,
+then writes the ACLs (acls.py). Connects as the tools do (siks_kit.kafka_access: admin)."""
 
 import asyncio
 import sys
+from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from siks_contracts import topics
+from siks_kit.kafka_access import client_args
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import acls  # noqa: E402
 
 
 async def ensure(bootstrap: str, partitions: int) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    args = client_args(bootstrap)
+    admin = AIOKafkaAdminClient(**args)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -18,6 +25,7 @@ async def ensure(bootstrap: str, partitions: int) -> None:
             await admin.create_topics(missing)
     finally:
         await admin.close()
+    await acls.grant(args)
 
 
 if __name__ == "__main__":

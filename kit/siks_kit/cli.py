@@ -1,27 +1,31 @@
 """`siks` commands: print a development token, write the message JSON Schemas, list and
-replay dead letters."""
+replay dead letters, show consumer lag, print a Kafka principal's client properties."""
 
 import argparse
 import asyncio
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from siks_contracts import topics
 from siks_contracts.enums import Role
 from siks_contracts.schemas import message_schemas
 
-from . import dead_letters, lag
-from .auth import issue_token
-from .settings import ServiceSettings
+from . import dead_letters, kafka_access, lag
+from .auth import DEFAULT_TTL, issue_token
+from .settings import ConfigurationError, ServiceSettings
 
 
 def _token(args: argparse.Namespace) -> int:
+    settings = ServiceSettings()
     try:
-        token = issue_token(ServiceSettings().signing_secret(), sub=args.sub or f"dev-{args.role}",
-                            role=Role(args.role), region=args.region)
-    except ValueError as exc:
+        secret = settings.signing_secret()
+        token = issue_token(secret, sub=args.sub or f"dev-{args.role}", role=Role(args.role), region=args.region,
+                            ttl=timedelta(seconds=args.ttl), issuer=settings.jwt_issuer,
+                            audience=settings.jwt_audience,
+                            max_ttl=timedelta(seconds=settings.token_max_ttl_seconds))
+    except (ValueError, ConfigurationError) as exc:
         print(f"siks token: {exc}", file=sys.stderr)
         return 2
     print(token)
@@ -81,13 +85,31 @@ def _lag(args: argparse.Namespace) -> int:
     return 0
 
 
+def _kafka_config(args: argparse.Namespace) -> int:
+    """librdkafka properties of one principal, one `key=value` a line (`kcat -F <file>`)."""
+    try:
+        access = kafka_access.for_tools(args.bootstrap, args.role)
+    except LookupError as exc:
+        print(f"siks kafka-config: {exc}", file=sys.stderr)
+        return 2
+    for key, value in access.librdkafka().items():
+        print(f"{key}={value}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="siks", description="SIKS-NG developer commands")
     sub = parser.add_subparsers(dest="command", required=True)
-    token = sub.add_parser("token", help="print a JWT signed with the development key (or SIKS_JWT_SECRET)")
+    token = sub.add_parser("token", help="print a JWT signed with SIKS_JWT_SECRET, or with the development key "
+                                         "when SIKS_ENV=development")
     token.add_argument("--role", required=True, choices=[r.value for r in Role if r is not Role.SYSTEM])
-    token.add_argument("--region", help="dotted Kemendagri code; national roles take none")
-    token.add_argument("--sub", help="subject (user id); defaults to dev-<role>")
+    token.add_argument("--region", help="dotted Kemendagri code: a village for operator_desa, a regency/city for "
+                                        "supervisor_kabkota and kepala_daerah, a regency/city or province for "
+                                        "validator_bps; national roles (mensos, auditor) take none")
+    token.add_argument("--sub", help="subject (user id); defaults to dev-<role>. Different values are different "
+                                     "people (separation of duties)")
+    token.add_argument("--ttl", type=int, default=int(DEFAULT_TTL.total_seconds()),
+                       help="lifetime in seconds (default %(default)s; at most SIKS_TOKEN_MAX_TTL_SECONDS, 12 h)")
     token.set_defaults(run=_token)
     schemas = sub.add_parser("schemas", help="write the JSON Schema of every message")
     schemas.add_argument("--out", default="contracts/schemas")
@@ -106,9 +128,15 @@ def main(argv: list[str] | None = None) -> int:
     behind = sub.add_parser("lag", help="records each service's consumer group has yet to process, per topic")
     behind.add_argument("--group", action="append", default=[], help="a service (consumer group); all four by default")
     behind.set_defaults(run=_lag)
-    for p in (listing, again, behind):
-        p.add_argument("--bootstrap", default=ServiceSettings().kafka_bootstrap,
-                       help="Kafka bootstrap servers (SIKS_KAFKA_BOOTSTRAP)")
+    config = sub.add_parser("kafka-config", help="print librdkafka properties of a Kafka principal (kcat -F FILE)",
+                            description="Reads the local stack's generated secrets (SIKS_STATE), or "
+                                        "SIKS_KAFKA_USERNAME/PASSWORD when ROLE is that user.")
+    config.add_argument("role", help="the principal: integrator (reads every public topic, writes none), "
+                                     "admin, or a service name")
+    config.set_defaults(run=_kafka_config)
+    for p in (listing, again, behind, config):
+        p.add_argument("--bootstrap", default=None,
+                       help="Kafka bootstrap servers (default: SIKS_KAFKA_BOOTSTRAP, else the local stack's)")
     args = parser.parse_args(argv)
     return args.run(args)
 

@@ -1,18 +1,33 @@
-"""Turns Kafka records into handler calls: parse the envelope, dispatch by type, dead-letter
-what can never be processed, and let infrastructure failures redeliver.
+"""Turns Kafka records into handler calls: parse the envelope, refuse what does not belong on
+the topic, dispatch by type, retry what failed for a passing reason, dead-letter what can
+never be processed, and let an outage that lasts redeliver.
+
+- Refused (dead-lettered, never handled): an envelope whose `producer` is not the topic's owner
+  (topics.OWNER) or whose `type` does not belong on the topic (events.types_on). The broker's
+  ACLs already keep other services off a topic; this guards against whoever holds a super
+  user's credentials, a replay gone wrong, or a bug in a producer.
+- Transient database errors (connection lost, network timeout, not primary, SQLite busy behind
+  FerretDB) are retried with exponential backoff and jitter (tenacity) within a time budget;
+  past it the record stays unacknowledged and Kafka redelivers it. They are never
+  dead-lettered: the message is fine, the database is away.
+- Any other failure is retried a few times (a race with a concurrent write heals so), then the
+  record is dead-lettered with the reason; NIKs (any run of 16 digits) are masked in it.
 
 Handlers are idempotent by construction (each state change is one conditional write that
 records the event id, or an insert under a deterministic id), so redelivery is safe.
 """
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 
 from pydantic import BaseModel, ValidationError
-from pymongo.errors import ConnectionFailure
+from pymongo.errors import ConnectionFailure, OperationFailure
 from siks_contracts import topics
 from siks_contracts.envelope import Envelope
-from siks_contracts.events import UnknownEventType, parse_payload
+from siks_contracts.events import EVENTS, parse_payload, types_on
+from siks_contracts.identity import mask_nik
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_random_exponential
 
 from .transport import Transport
 
@@ -20,11 +35,13 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Envelope, BaseModel], Awaitable[None]]
 INVALID = "invalid message"
 UNKNOWN_TYPE = "unknown event type"  # how UnknownEventType's message begins
-UNREADABLE_REASONS = (INVALID, UNKNOWN_TYPE)  # dead-letter reasons of records that are no event we know
-
-
-class Rejected(Exception):
-    """A handler's verdict that this event can never apply (not a passing failure)."""
+REFUSED = "refused"  # a producer or type that does not belong on the topic
+# Dead-letter reasons of records that are no event we know, or none we accept from that
+# topic: sent back, they would only be parked again.
+UNREADABLE_REASONS = (INVALID, UNKNOWN_TYPE, REFUSED)
+_DIGIT_RUN = re.compile(r"(?<!\d)\d{16}(?!\d)")  # a NIK or a KK number
+_SQLITE_BUSY = ("SQLITE_BUSY", "database is locked")
+MAX_REASON = 500
 
 
 def describe(exc: ValidationError) -> str:
@@ -32,12 +49,34 @@ def describe(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}" for e in exc.errors())
 
 
+def mask_identifiers(text: str) -> str:
+    """Every 16-digit run (NIK or KK number) masked as Cek Bansos shows a NIK."""
+    return _DIGIT_RUN.sub(lambda m: mask_nik(m.group()), text)
+
+
+def transient_database_error(exc: BaseException) -> bool:
+    """A database failure that passes by itself: retry, never dead-letter.
+
+    pymongo's ConnectionFailure covers AutoReconnect, NetworkTimeout, NotPrimaryError and
+    ServerSelectionTimeoutError; FerretDB's SQLite backend reports a busy database as an
+    OperationFailure whose message names SQLITE_BUSY."""
+    if isinstance(exc, ConnectionFailure):
+        return True
+    if isinstance(exc, OperationFailure):
+        text = f"{exc} {exc.details or ''}"
+        return any(marker in text for marker in _SQLITE_BUSY)
+    return False
+
+
 class Consumer:
-    def __init__(self, service: str, transport: Transport, handlers: dict[str, Handler],
-                 attempts: int = 3) -> None:
+    def __init__(self, service: str, transport: Transport, handlers: dict[str, Handler], *,
+                 attempts: int = 3, transient: Callable[[BaseException], bool] = transient_database_error,
+                 transient_budget_s: float = 20.0, backoff_initial_s: float = 0.05, backoff_max_s: float = 2.0) -> None:
         self._service, self._transport = service, transport
-        self._handlers, self._attempts = handlers, attempts
+        self._handlers, self._attempts, self._transient = handlers, attempts, transient
+        self._budget, self._initial, self._max = transient_budget_s, backoff_initial_s, backoff_max_s
         self.dead_lettered = 0
+        self.retries = 0  # handler calls made again after a failure (transient or not)
 
     def on_topic(self, topic: str) -> Callable[[bytes, dict[str, str]], Awaitable[None]]:
         async def callback(value: bytes, headers: dict[str, str]) -> None:
@@ -48,30 +87,66 @@ class Consumer:
     async def process(self, topic: str, value: bytes, headers: dict[str, str]) -> None:
         try:
             envelope = Envelope.model_validate_json(value)
+        except ValidationError as exc:
+            return await self._dead_letter(topic, value, headers, f"{INVALID}: {describe(exc)}")
+        if envelope.type not in EVENTS:
+            return await self._dead_letter(topic, value, headers, f"{UNKNOWN_TYPE} {envelope.type!r}")
+        if refusal := self._refusal(topic, envelope):
+            return await self._dead_letter(topic, value, headers, f"{REFUSED}: {refusal}")
+        try:
             payload = parse_payload(envelope)
         except ValidationError as exc:
             return await self._dead_letter(topic, value, headers, f"{INVALID}: {describe(exc)}")
-        except UnknownEventType as exc:
-            return await self._dead_letter(topic, value, headers, str(exc))
         handler = self._handlers.get(envelope.type)
         if handler is None:
             return  # a topic carries several types; this service wants only some
-        for attempt in range(1, self._attempts + 1):
-            try:
+        try:
+            await self._call(handler, envelope, payload)
+        except Exception as exc:
+            if self._transient(exc):
+                raise  # the database stays away: do not ack; Kafka redelivers the record
+            log.error("handler for %s failed %d times: %s", envelope.type, self._attempts, type(exc).__name__)
+            what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            await self._dead_letter(topic, value, headers, f"handler failed after {self._attempts} attempts: {what}")
+
+    @staticmethod
+    def _refusal(topic: str, envelope: Envelope) -> str | None:
+        owner = topics.OWNER.get(topic)
+        if envelope.type not in types_on(topic):
+            return f"event type {envelope.type!r} does not belong on {topic}"
+        if owner is not None and envelope.producer != owner:
+            return f"producer {envelope.producer!r} is not {topic}'s owner ({owner})"
+        return None
+
+    async def _call(self, handler: Handler, envelope: Envelope, payload: BaseModel) -> None:
+        """Transient failures: retried with backoff within the time budget. Others: `attempts`
+        times in all, with the same backoff."""
+        failures = 0
+
+        def retry_worthy(exc: BaseException) -> bool:
+            nonlocal failures
+            if self._transient(exc):
+                return True
+            failures += 1
+            return failures < self._attempts
+
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception(retry_worthy),
+            stop=stop_after_delay(self._budget) | stop_after_attempt(10_000),
+            wait=wait_random_exponential(multiplier=self._initial, max=self._max),  # "full jitter"
+            before_sleep=self._before_retry, reraise=True,
+        ):
+            with attempt:
                 await handler(envelope, payload)
-                return
-            except Rejected as exc:
-                return await self._dead_letter(topic, value, headers, f"rejected: {exc}")
-            except ConnectionFailure:
-                raise  # the database is away: do not ack; Kafka redelivers once it is back
-            except Exception as exc:
-                if attempt == self._attempts:
-                    log.exception("handler for %s failed %d times", envelope.type, attempt)
-                    return await self._dead_letter(
-                        topic, value, headers, f"handler failed after {attempt} attempts: {type(exc).__name__}")
+
+    def _before_retry(self, state) -> None:
+        self.retries += 1
+        exc = state.outcome.exception() if state.outcome else None
+        log.warning("handler attempt %d failed (%s); retrying", state.attempt_number, type(exc).__name__)
 
     async def _dead_letter(self, topic: str, value: bytes, headers: dict[str, str], reason: str) -> None:
         self.dead_lettered += 1
+        reason = mask_identifiers(reason)[:MAX_REASON]
         log.warning("dead-lettering a record from %s: %s", topic, reason)
         dl_headers = {**headers, "dead_letter_reason": reason, "dead_letter_source": topic,
                       "dead_letter_consumer": self._service}

@@ -6,7 +6,8 @@ Replay keeps its place with the consumer group `siks-dead-letter-replay`, offset
 per dead-letter partition: each parked record is dealt with once. Consumers are idempotent,
 so the ones that had processed it change nothing; one that fails again parks it again, as a
 new record with the new reason. Records that are no event at all (unreadable) are left out
-unless asked for: sent back, they would only be parked again.
+unless asked for: sent back, they would only be parked again. So are records a consumer
+refused (a producer or event type that does not belong on the topic).
 """
 
 import hashlib
@@ -18,6 +19,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from siks_contracts import topics
 
 from .consumer import UNREADABLE_REASONS
+from .kafka_access import KafkaAccess, client_args
 from .offsets import committed, partitions_of
 
 REPLAY_GROUP = "siks-dead-letter-replay"
@@ -65,9 +67,9 @@ async def _read_all(consumer: AIOKafkaConsumer, starts: dict[TopicPartition, int
                 pending.discard(tp)
 
 
-async def list_dead_letters(bootstrap: str, sources: tuple[str, ...] = topics.ALL) -> list[DeadLetter]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
+async def list_dead_letters(bootstrap: str | KafkaAccess, sources: tuple[str, ...] = topics.ALL) -> list[DeadLetter]:
+    admin = AIOKafkaAdminClient(**client_args(bootstrap))
+    consumer = AIOKafkaConsumer(**client_args(bootstrap), enable_auto_commit=False, auto_offset_reset="earliest")
     await admin.start()
     await consumer.start()
     found: list[DeadLetter] = []
@@ -104,15 +106,15 @@ def unreadable(reason: str) -> bool:
     return reason.startswith(UNREADABLE_REASONS)
 
 
-async def replay(bootstrap: str, source: str, *, dry_run: bool = False, include_unreadable: bool = False,
+async def replay(bootstrap: str | KafkaAccess, source: str, *, dry_run: bool = False, include_unreadable: bool = False,
                  progress: Callable[[int, int], None] | None = None) -> Replay:
     """Sends every record of `source`'s dead-letter topic not dealt with before back to
     `source` (same key, the headers but the dead-letter ones, plus `replayed_from`): each
     record once however many consumers parked it, unreadable ones only when asked."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=REPLAY_GROUP, enable_auto_commit=False,
+    admin = AIOKafkaAdminClient(**client_args(bootstrap))
+    consumer = AIOKafkaConsumer(**client_args(bootstrap), group_id=REPLAY_GROUP, enable_auto_commit=False,
                                 auto_offset_reset="earliest")  # records past retention: start at the oldest kept
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**client_args(bootstrap), acks="all", enable_idempotence=True)
     await admin.start()
     await consumer.start()
     await producer.start()

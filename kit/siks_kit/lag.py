@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
+from .kafka_access import KafkaAccess, client_args
 from .offsets import committed, partitions_of
 
 SERVICE_GROUPS = ("registry", "verification", "integration", "decree")  # group id = service name
@@ -19,9 +20,9 @@ class Lag:
     behind: int  # records on the topic the group has not committed past
 
 
-async def consumer_lag(bootstrap: str, groups: tuple[str, ...] = SERVICE_GROUPS) -> list[Lag]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+async def consumer_lag(bootstrap: str | KafkaAccess, groups: tuple[str, ...] = SERVICE_GROUPS) -> list[Lag]:
+    admin = AIOKafkaAdminClient(**client_args(bootstrap))
+    consumer = AIOKafkaConsumer(**client_args(bootstrap), enable_auto_commit=False)
     await admin.start()
     await consumer.start()
     try:

@@ -38,6 +38,9 @@ class MemoryCollection:
             raise DuplicateKey(str(filter.get("_id"))) from exc
         return report_update(result, update, self._on_write, self.name, filter["_id"])
 
+    async def update_many(self, filter, update) -> int:
+        return self._raw.update_many(filter, update).modified_count
+
     async def delete_one(self, filter) -> bool:
         return self._raw.delete_one(filter).deleted_count > 0
 

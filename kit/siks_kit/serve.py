@@ -6,11 +6,14 @@ import uvicorn
 from fastapi import FastAPI
 
 from .logs import configure_logging
-from .settings import ServiceSettings
+from .settings import ConfigurationError, ServiceSettings
 
 
 def serve(name: str, settings: ServiceSettings, build: Callable[[ServiceSettings], FastAPI]) -> None:
     configure_logging(settings.log_level, name)
-    app = build(settings)
+    try:
+        app = build(settings)
+    except ConfigurationError as exc:
+        raise SystemExit(f"{name} refuses to start: {exc}") from None
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,
                 log_level=settings.log_level.lower(), access_log=False)

@@ -4,21 +4,29 @@ choosing real adapters by default and fakes when a test passes them in."""
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Protocol
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
 from siks_contracts.asyncapi import asyncapi_document
 from siks_contracts.events import topic_of
 
+from . import kafka_access
 from .clock import Clock, clock_from
 from .consumer import Consumer, Handler
 from .outbox import OutboxRelay
-from .problems import install_problem_handlers, problem_response
+from .auth import TokenPolicy
+from .bodylimit import BodyLimit
+from .problems import PROBLEM, FieldError, ProblemDetails, install_problem_handlers, problem_response, problem_responses
 from .settings import ServiceSettings
 from .store import Database, MongoDatabase
 from .tracing import instrument_fastapi, setup_tracing
@@ -74,7 +82,7 @@ def create_service_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = database or MongoDatabase(settings.mongo_url, settings.mongo_db or f"siks_{spec.name}")
-        bus = transport or KafkaTransport(settings.kafka_bootstrap, spec.name, provider)
+        bus = transport or KafkaTransport(kafka_access.from_settings(settings), spec.name, provider)
         deps = make_deps(db, clock, settings)
         relay = OutboxRelay([db.collection(n) for n in spec.outbox_collections], bus,
                             sweep_seconds=settings.outbox_sweep_seconds)
@@ -102,16 +110,66 @@ def create_service_app(
                 await close()
             await db.close()
 
+    settings.environment()  # refuses to start without a known SIKS_ENV (ConfigurationError says what to set)
     app = FastAPI(title=f"SIKS-NG {spec.name}", version=spec.version, description=spec.description,
-                  lifespan=lifespan)
+                  lifespan=lifespan, generate_unique_id_function=operation_id)
     app.state.signing_secret = settings.signing_secret()
+    app.state.token_policy = TokenPolicy(app.state.signing_secret, settings.jwt_issuer, settings.jwt_audience,
+                                         timedelta(seconds=settings.token_max_ttl_seconds))
     install_problem_handlers(app)
-    _install_access_log(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    _install_access_log(app)  # outside the body limit, so a 413 is logged too
     _install_operational_routes(app, spec, clock)
     for router in routers:
         app.include_router(router)
+    _install_openapi(app)
     instrument_fastapi(app, provider)
     return app
+
+
+# ------------------------------------------------------------------ OpenAPI
+
+
+def operation_id(route: APIRoute) -> str:
+    """Stable across runs and builds: "<first tag>_<function name>", e.g. "households_create_household"."""
+    return f"{route.tags[0]}_{route.name}" if route.tags else route.name
+
+
+# Problems any route can answer, added to every operation of the document: 413 (body limit) and
+# 503 (database away) everywhere, 401 where a bearer token is needed, 422 where there is input.
+COMMON_PROBLEMS = (413, 503)
+
+
+def _install_openapi(app: FastAPI) -> None:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        doc = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+        for model in (ProblemDetails, FieldError):
+            definition = model.model_json_schema(ref_template="#/components/schemas/{model}", by_alias=True)
+            schemas.update(definition.pop("$defs", {}))
+            schemas[model.__name__] = definition
+        for item in doc.get("paths", {}).values():
+            for method, operation in item.items():
+                if method not in ("get", "put", "post", "delete", "patch", "head", "options"):
+                    continue
+                responses = operation.setdefault("responses", {})
+                wanted = list(COMMON_PROBLEMS)
+                if operation.get("security"):
+                    wanted.append(401)
+                if "422" in responses or operation.get("parameters") or operation.get("requestBody"):
+                    wanted.append(422)
+                for status, response in problem_responses(*wanted).items():
+                    if str(status) == "422" or str(status) not in responses:
+                        responses[str(status)] = response
+        for unused in ("HTTPValidationError", "ValidationError"):  # FastAPI's 422 shape, which we never send
+            if unused in schemas and unused not in json.dumps(doc["paths"]):
+                del schemas[unused]
+        app.openapi_schema = doc
+        return doc
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _install_access_log(app: FastAPI) -> None:
@@ -127,14 +185,26 @@ def _install_access_log(app: FastAPI) -> None:
         return response
 
 
+class Health(BaseModel):
+    status: str
+    service: str
+    now: str
+
+
+class Readiness(BaseModel):
+    status: str
+    service: str
+    checks: dict[str, bool]
+
+
 def _install_operational_routes(app: FastAPI, spec: ServiceSpec, clock: Clock) -> None:
     document = asyncapi_document(spec.name, spec.version, list(spec.publishes), list(spec.consumes))
 
     @app.get("/healthz", tags=["operations"])
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok", "service": spec.name, "now": clock.now().isoformat()}
+    async def healthz() -> Health:
+        return Health(status="ok", service=spec.name, now=clock.now().isoformat())
 
-    @app.get("/readyz", tags=["operations"])
+    @app.get("/readyz", tags=["operations"], response_model=Readiness, responses=problem_responses(503))
     async def readyz(request: Request) -> JSONResponse:
         runtime: Runtime | None = getattr(request.app.state, "runtime", None)
         checks = {"database": False, "kafka": False}
@@ -146,10 +216,11 @@ def _install_operational_routes(app: FastAPI, spec: ServiceSpec, clock: Clock) -
         if all(checks.values()):
             return JSONResponse({"status": "ready", "service": spec.name, "checks": checks})
         return problem_response(503, "not ready: " + ", ".join(k for k, ok in checks.items() if not ok),
-                                request, checks=checks)
+                                request, type_=PROBLEM.unavailable, checks=checks)
 
     @app.get("/asyncapi.json", tags=["operations"])
     async def asyncapi() -> dict[str, Any]:
+        """The AsyncAPI 3 document of the topics this service publishes and consumes."""
         return document
 
 

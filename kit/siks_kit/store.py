@@ -32,6 +32,8 @@ class Collection(Protocol):
     async def update_one(self, filter: Mapping[str, Any], update: Mapping[str, Any], *, upsert: bool = False) -> bool:
         """True when a document matched (or was created by the upsert); an upsert that collides
         with an existing _id raises DuplicateKey."""
+    async def update_many(self, filter: Mapping[str, Any], update: Mapping[str, Any]) -> int:
+        """One conditional update of every matching document; how many it changed."""
     async def delete_one(self, filter: Mapping[str, Any]) -> bool: ...
     async def count(self, filter: Mapping[str, Any]) -> int: ...
     async def create_index(self, keys: Sort, *, unique: bool = False, name: str | None = None) -> None: ...
@@ -231,6 +233,10 @@ class MongoCollection:
         except _MongoDuplicateKey as exc:
             raise DuplicateKey(str(filter.get("_id"))) from exc
         return report_update(result, update, self._on_write, self.name, filter["_id"])
+
+    async def update_many(self, filter, update) -> int:
+        async with self._gate():
+            return (await self._raw.update_many(filter, update)).modified_count
 
     async def delete_one(self, filter) -> bool:
         async with self._gate():

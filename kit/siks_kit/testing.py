@@ -12,14 +12,22 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from pydantic import BaseModel
 from siks_contracts.actor import Actor
 from siks_contracts.enums import Role
+from siks_contracts import topics
 from siks_contracts.envelope import Envelope, new_envelope
+from siks_contracts.events import topic_of, type_of
+
+from .kafka_access import KafkaAccess, client_args
 
 T = TypeVar("T")
 OPERATOR = Actor(sub="op-1", role=Role.OPERATOR_DESA, region="32.04.05.2001")
 
 
-def envelope(payload: BaseModel, *, actor: Actor = OPERATOR, producer: str = "test",
+def envelope(payload: BaseModel, *, actor: Actor = OPERATOR, producer: str | None = None,
              region_code: str | None = "32.04.05.2001", at: datetime | None = None) -> Envelope:
+    """An envelope as the payload's rightful producer (its topic's owner) would write it;
+    consumers refuse any other producer."""
+    if producer is None:
+        producer = topics.OWNER.get(topic_of(type_of(type(payload))), "test")
     return new_envelope(payload=payload, occurred_at=at or datetime(2026, 12, 16, 2, tzinfo=UTC),
                         producer=producer, actor=actor, region_code=region_code)
 
@@ -45,11 +53,12 @@ async def await_for(probe: Callable[[], Awaitable[Any]], what: str, deadline_s: 
         await asyncio.sleep(0.01)
 
 
-async def read_topic(bootstrap: str, topic: str, match: Callable[[ConsumerRecord], bool], *,
-                     deadline_s: float = 30.0, want: int = 1) -> list[ConsumerRecord]:
+async def read_topic(bootstrap: str | KafkaAccess, topic: str, match: Callable[[ConsumerRecord], bool], *,
+                     deadline_s: float = 30.0, want: int = 1, group: str | None = None) -> list[ConsumerRecord]:
     """Reads `topic` from the beginning with a throwaway group until `want` records match, then
-    on to the end, so that a late duplicate is seen too."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"test-{uuid.uuid4()}",
+    on to the end, so that a late duplicate is seen too. A bare bootstrap authenticates as the
+    tools do (siks_kit.kafka_access.for_tools: the local stack's admin)."""
+    consumer = AIOKafkaConsumer(topic, **client_args(bootstrap), group_id=group or f"test-{uuid.uuid4()}",
                                 auto_offset_reset="earliest", enable_auto_commit=False)
     await consumer.start()
     found: list[ConsumerRecord] = []

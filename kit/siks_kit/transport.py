@@ -6,10 +6,13 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from faststream import AckPolicy
-from faststream.kafka import KafkaBroker
+from faststream.kafka import KafkaBroker, Topic
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 from opentelemetry.sdk.trace import TracerProvider
+
+from .kafka_access import KafkaAccess
 
 log = logging.getLogger(__name__)
 
@@ -25,10 +28,24 @@ class Transport(Protocol):
     async def ping(self) -> bool: ...
 
 
+def security_of(access: KafkaAccess) -> BaseSecurity | None:
+    """FastStream's form of a principal's credentials (None: an unauthenticated broker)."""
+    if not access.authenticated:
+        return None
+    kinds = {"SCRAM-SHA-512": SASLScram512, "SCRAM-SHA-256": SASLScram256, "PLAIN": SASLPlaintext}
+    try:
+        kind = kinds[(access.sasl_mechanism or "").upper()]
+    except KeyError:
+        raise ValueError(f"unsupported SASL mechanism {access.sasl_mechanism!r}; one of {', '.join(kinds)}") from None
+    return kind(access.username or "", access.password or "", use_ssl=access.security_protocol == "SASL_SSL")
+
+
 class KafkaTransport:
-    def __init__(self, bootstrap: str, client_id: str, tracer_provider: TracerProvider | None) -> None:
+    def __init__(self, access: KafkaAccess | str, client_id: str, tracer_provider: TracerProvider | None) -> None:
+        access = access if isinstance(access, KafkaAccess) else KafkaAccess(access)
         self.broker = KafkaBroker(
-            bootstrap,
+            access.bootstrap,
+            security=security_of(access),  # the service's own principal: the broker's ACLs apply
             client_id=client_id,
             acks="all",  # an event is only gone from the outbox once every replica has it
             enable_idempotence=True,
@@ -41,7 +58,8 @@ class KafkaTransport:
                                   correlation_id=headers.get("correlation_id"))
 
     def subscribe(self, topic: str, group: str, callback: RecordCallback) -> None:
-        @self.broker.subscriber(topic, group_id=group, auto_offset_reset="earliest",
+        # declare=False: the deployment creates topics (a service may not: the ACLs say so).
+        @self.broker.subscriber(Topic(topic, declare=False), group_id=group, auto_offset_reset="earliest",
                                 ack_policy=AckPolicy.MANUAL)
         async def on_record(message: KafkaMessage) -> None:
             # Explicit ack after the callback: at-least-once, never FastStream's ack-first.

@@ -1,8 +1,8 @@
 import pytest
-from pymongo.errors import AutoReconnect, OperationFailure
+from pymongo.errors import AutoReconnect, NetworkTimeout, NotPrimaryError, OperationFailure
 from siks_contracts import topics
 from siks_contracts.events import HouseholdRegistered
-from siks_kit.consumer import Consumer, Rejected
+from siks_kit.consumer import Consumer, mask_identifiers, transient_database_error
 from siks_kit.memory import MemoryTransport
 from siks_kit.testing import envelope
 
@@ -53,27 +53,117 @@ async def test_unknown_event_type_is_dead_lettered():
     assert "unknown event type" in bus.published[0].headers["dead_letter_reason"]
 
 
-async def test_rejected_and_repeatedly_failing_handlers_dead_letter():
-    async def rejects(env, payload):
-        raise Rejected("household belongs to no village")
+def fast(bus, handlers, **kw) -> Consumer:
+    """A consumer whose backoff is a few milliseconds: the tests wait on nothing."""
+    return Consumer("t", bus, handlers, backoff_initial_s=0.001, backoff_max_s=0.005, **kw)
+
+
+async def test_a_repeatedly_failing_handler_dead_letters_with_the_reason():
+    calls = []
 
     async def crashes(env, payload):
-        raise ZeroDivisionError
+        calls.append(1)
+        raise ZeroDivisionError("division by zero")
 
     bus = MemoryTransport()
-    await Consumer("t", bus, {TYPE: rejects}).process(topics.HOUSEHOLDS, _record(), {})
-    await Consumer("t", bus, {TYPE: crashes}).process(topics.HOUSEHOLDS, _record(), {})
-    reasons = [r.headers["dead_letter_reason"] for r in bus.published]
-    assert reasons == ["rejected: household belongs to no village", "handler failed after 3 attempts: ZeroDivisionError"]
+    await fast(bus, {TYPE: crashes}).process(topics.HOUSEHOLDS, _record(), {})
+    assert [r.headers["dead_letter_reason"] for r in bus.published] == [
+        "handler failed after 3 attempts: ZeroDivisionError: division by zero"]
+    assert len(calls) == 3
 
 
-async def test_database_outage_is_not_acked_and_not_dead_lettered():
+async def test_a_nik_in_a_dead_letter_reason_is_masked():
+    async def names_a_nik(env, payload):
+        raise ValueError("member 3204051508870001 is claimed by KK 3204051508870099")
+
+    bus = MemoryTransport()
+    await fast(bus, {TYPE: names_a_nik}).process(topics.HOUSEHOLDS, _record(), {})
+    (reason,) = [r.headers["dead_letter_reason"] for r in bus.published]
+    assert "3204051508870001" not in reason and "3204051508870099" not in reason
+    assert "member 3204**********01 is claimed by KK 3204**********99" in reason
+
+
+def test_masking_touches_only_16_digit_runs():
+    assert mask_identifiers("nik 3204051508870001, offset 12345, id 32040515088700011") == \
+        "nik 3204**********01, offset 12345, id 32040515088700011"
+
+
+async def test_a_producer_that_does_not_own_the_topic_is_refused():
+    seen = []
+
+    async def handler(env, payload):
+        seen.append(env)
+
+    forged = envelope(HouseholdRegistered(household_id="h", region_code="32.04.05.2001", member_count=2, version=1),
+                      producer="decree").model_dump_json().encode()
+    bus = MemoryTransport()
+    await Consumer("t", bus, {TYPE: handler}).process(topics.HOUSEHOLDS, forged, {"event_id": "e1"})
+    assert seen == []
+    (dead,) = bus.on(topics.dead_letter(topics.HOUSEHOLDS))
+    assert dead.headers["dead_letter_reason"] == (
+        f"refused: producer 'decree' is not {topics.HOUSEHOLDS}'s owner (registry)")
+
+
+async def test_an_event_type_that_does_not_belong_on_the_topic_is_refused():
+    # A household event, by its rightful producer, but on the decrees topic.
+    seen = []
+
+    async def handler(env, payload):
+        seen.append(env)
+
+    bus = MemoryTransport()
+    await Consumer("t", bus, {TYPE: handler}).process(topics.DECREES, _record(), {})
+    assert seen == []
+    (dead,) = bus.on(topics.dead_letter(topics.DECREES))
+    assert dead.headers["dead_letter_reason"] == f"refused: event type '{TYPE}' does not belong on {topics.DECREES}"
+
+
+async def test_a_refused_record_is_refused_even_by_a_consumer_that_does_not_handle_its_type():
+    bus = MemoryTransport()
+    await Consumer("t", bus, {}).process(topics.DECREES, _record(), {})
+    assert bus.published[0].headers["dead_letter_reason"].startswith("refused:")
+
+
+@pytest.mark.parametrize("error", [
+    AutoReconnect("connection reset"),
+    NetworkTimeout("timed out"),
+    NotPrimaryError("not primary"),
+    OperationFailure("SQLITE_BUSY: database is busy"),
+    OperationFailure("sqlite: database is locked (5)"),
+], ids=["auto-reconnect", "network-timeout", "not-primary", "sqlite-busy", "database-locked"])
+async def test_transient_database_errors_are_retried_until_the_handler_succeeds(error):
+    calls = []
+
+    async def flaky(env, payload):
+        calls.append(1)
+        if len(calls) <= 4:  # more failures than the attempts a broken handler gets
+            raise error
+
+    bus = MemoryTransport()
+    consumer = fast(bus, {TYPE: flaky})
+    await consumer.process(topics.HOUSEHOLDS, _record(), {})
+    assert len(calls) == 5 and consumer.retries == 4
+    assert bus.published == [] and consumer.dead_lettered == 0
+
+
+def test_only_passing_database_failures_count_as_transient():
+    assert transient_database_error(AutoReconnect("x"))
+    assert transient_database_error(OperationFailure("x", details={"errmsg": "SQLITE_BUSY"}))
+    assert not transient_database_error(OperationFailure("document fails validation"))
+    assert not transient_database_error(ValueError("SQLITE_BUSY"))  # not from the database
+
+
+async def test_a_database_outage_that_outlasts_the_budget_is_not_acked_and_not_dead_lettered():
+    calls = []
+
     async def db_down(env, payload):
+        calls.append(1)
         raise AutoReconnect("no primary")
 
     bus = MemoryTransport()
     with pytest.raises(AutoReconnect):
-        await Consumer("t", bus, {TYPE: db_down}).process(topics.HOUSEHOLDS, _record(), {})
+        await fast(bus, {TYPE: db_down}, transient_budget_s=0.05).process(topics.HOUSEHOLDS, _record(), {})
+    assert len(calls) > 3  # retried past the attempts a failing handler gets
     assert bus.published == []
 
 
@@ -84,6 +174,6 @@ async def test_a_database_refusal_is_a_handler_failure_not_an_outage():
         raise OperationFailure("document fails validation")
 
     bus = MemoryTransport()
-    await Consumer("t", bus, {TYPE: refused}).process(topics.HOUSEHOLDS, _record(), {})
+    await fast(bus, {TYPE: refused}).process(topics.HOUSEHOLDS, _record(), {})
     assert [r.headers["dead_letter_reason"] for r in bus.published] == [
-        "handler failed after 3 attempts: OperationFailure"]
+        "handler failed after 3 attempts: OperationFailure: document fails validation"]

@@ -139,3 +139,13 @@ async def test_projections_by_id_with_guards_include_or_exclude(coll):
 def test_a_projection_on_a_dotted_path_is_refused_not_guessed():
     with pytest.raises(ValueError, match="dotted path"):
         project({"_id": "p", "a": {"b": 1}}, {"a.b": 1})
+
+
+async def test_update_many_claims_only_what_is_unclaimed_in_one_conditional_write(coll):
+    for i in range(5):
+        await coll.insert_one({"_id": f"c{i}", "period": "2026-12", "decree_id": "other" if i == 0 else None})
+    claimed = await coll.update_many({"_id": {"$in": ["c0", "c1", "c2"]}, "decree_id": None},
+                                     {"$set": {"decree_id": "d1"}})
+    assert claimed == 2
+    assert sorted(d["_id"] for d in await coll.find({"decree_id": "d1"})) == ["c1", "c2"]
+    assert await coll.update_many({"decree_id": "d1"}, {"$set": {"decree_id": None}}) == 2

@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from siks_kit.kafka_access import for_tools
 from siks_kit.memory import MemoryTransport
 from siks_kit.testing import await_for
 from siks_kit.transport import KafkaTransport
@@ -26,8 +27,9 @@ async def harness(request):
         yield Harness(bus, bus.pump)
         return
     bootstrap = request.getfixturevalue("kafka_bootstrap")
-    h = Harness(KafkaTransport(bootstrap, client_id="transport-contract", tracer_provider=None), None)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    access = for_tools(bootstrap)  # the local stack's admin: any topic, any group
+    h = Harness(KafkaTransport(access, client_id="transport-contract", tracer_provider=None), None)
+    admin = AIOKafkaAdminClient(**access.client_args())
     await admin.start()
     try:
         await admin.create_topics([NewTopic(h.topic, num_partitions=3, replication_factor=1)])

@@ -37,9 +37,10 @@ class FreshFamilies:
         self.ladder = ladder
         self.rng = random.Random(os.getpid())
 
-    async def register(self, region: str, traceparent: str | None = None):
+    async def register(self, region: str, traceparent: str | None = None, desil_at_most: int = 10):
         families = [f for f in await self.ladder.families(region=region, limit=10_000)
-                    if all(m.get("alive", True) for m in f["members"])]  # the clean path
+                    if all(m.get("alive", True) for m in f["members"])  # the clean path
+                    and f["desil"] <= desil_at_most]  # within the programme's rule
         self.rng.shuffle(families)
         for family in families:
             try:

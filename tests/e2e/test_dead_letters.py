@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaProducer
 from siks_contracts import topics
+from siks_kit.kafka_access import client_args
 from siks_kit.testing import read_topic
 
 pytestmark = pytest.mark.stack
@@ -37,7 +38,7 @@ async def test_a_parked_proposal_is_listed_without_its_data_and_replayed_once(la
     family, household, parked = await proposed_again(VILLAGE)
     parked_id, event_id = parked["payload"]["proposal_id"], parked["event_id"]
     value = json.dumps(parked).encode()
-    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP)
+    producer = AIOKafkaProducer(**client_args(BOOTSTRAP))  # as admin
     await producer.start()
     try:
         for consumer in ("verification", "integration"):
@@ -67,7 +68,7 @@ async def test_a_parked_proposal_is_listed_without_its_data_and_replayed_once(la
 
 async def test_unreadable_dead_letters_stay_out_of_a_replay_unless_asked():
     marker = str(uuid.uuid4())
-    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP)
+    producer = AIOKafkaProducer(**client_args(BOOTSTRAP))  # as admin
     await producer.start()
     try:
         await producer.send_and_wait(topics.dead_letter(topics.CASES), b"{not json", key=marker.encode(), headers=[

@@ -9,6 +9,7 @@ import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from siks_contracts import topics
+from siks_kit.kafka_access import client_args
 from siks_kit.testing import await_for, read_topic
 
 pytestmark = pytest.mark.stack
@@ -21,7 +22,7 @@ async def _records(topic: str, match, deadline_s: float = 30.0, want: int = 1) -
 
 
 async def _consumed_past(group: str, tp: TopicPartition, offset: int, deadline_s: float = 30.0) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    admin = AIOKafkaAdminClient(**client_args(BOOTSTRAP))
     await admin.start()
     try:
         async def committed_past() -> bool:
@@ -41,7 +42,7 @@ async def test_redelivered_proposal_changes_nothing_and_emits_nothing_twice(ladd
 
     key = proposal["id"].encode()
     (original,) = await _records(topics.PROPOSALS, lambda r: r.key == key)
-    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP)
+    producer = AIOKafkaProducer(**client_args(BOOTSTRAP))  # as admin
     await producer.start()
     try:
         meta = await producer.send_and_wait(topics.PROPOSALS, original.value, key=original.key,
@@ -63,7 +64,7 @@ async def test_redelivered_proposal_changes_nothing_and_emits_nothing_twice(ladd
 
 async def test_poison_message_is_dead_lettered_with_reason_and_consumers_go_on(ladder, fresh):
     marker = str(uuid.uuid4())
-    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP)
+    producer = AIOKafkaProducer(**client_args(BOOTSTRAP))  # as admin
     await producer.start()
     try:
         await producer.send_and_wait(topics.PROPOSALS, b'{"this is": "not an envelope"}', key=marker.encode(),

@@ -17,6 +17,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from siks_client.ladder import household_body
 from siks_contracts import topics
+from siks_kit.kafka_access import client_args
 from siks_contracts.enums import Role
 from siks_kit.lag import consumer_lag
 from siks_kit.testing import await_for, read_topic
@@ -89,7 +90,7 @@ async def test_a_record_that_comes_while_the_database_is_away_is_processed_once_
 
     await stack("down", "mongo")
     try:
-        producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP)
+        producer = AIOKafkaProducer(**client_args(BOOTSTRAP))  # as admin
         await producer.start()
         try:
             await producer.send_and_wait(topics.PROPOSALS, json.dumps(resent).encode(), key=resent_id.encode(),

@@ -72,6 +72,22 @@ class Ladder:
         data = await self._call("GET", f"{self.endpoints.standins}/_population/families", params=params)
         return data["families"]
 
+    async def unregistered_families(self, region: str, *, min_members: int = 1, want: int = 1) -> list[dict[str, Any]]:
+        """Stand-in families (all alive, at least `min_members`) whose head the registry does
+        not hold yet: for tests that must choose what to send before sending it."""
+        found = []
+        for family in await self.families(region=region, limit=10_000):
+            members = family["members"]
+            if len(members) < min_members or not all(m.get("alive", True) for m in members):
+                continue
+            held = await self._call("GET", f"{self.endpoints.registry}/v1/households",
+                                    params={"nik": members[0]["nik"]}, headers=self.headers(Role.AUDITOR))
+            if not held["items"]:
+                found.append(family)
+                if len(found) == want:
+                    return found
+        raise LadderError(f"fewer than {want} unregistered stand-in families in {region}")
+
     # -- operator_desa
     async def register(self, family: dict[str, Any], traceparent: str | None = None) -> dict[str, Any]:
         return await self._call("POST", f"{self.endpoints.registry}/v1/households", 201, json=household_body(family),
@@ -82,6 +98,21 @@ class Ladder:
         body = {"household_id": household["id"], "kind": kind, "program": program}
         return await self._call("POST", f"{self.endpoints.registry}/v1/proposals", 201, json=body,
                                 headers=self.headers(Role.OPERATOR_DESA, household["region_code"], traceparent))
+
+    async def amend(self, household: dict[str, Any], version: int, **changes: Any) -> dict[str, Any]:
+        """PATCH a household (a correction): `version` is the one read; `members` replaces the list."""
+        return await self._call("PATCH", f"{self.endpoints.registry}/v1/households/{household['id']}",
+                                json={"version": version, **changes},
+                                headers=self.headers(Role.OPERATOR_DESA, household["region_code"]))
+
+    async def resubmit(self, proposal_id: str, region: str) -> dict[str, Any]:
+        """A returned proposal goes back up (round + 1) with the household as it is now."""
+        return await self._call("POST", f"{self.endpoints.registry}/v1/proposals/{proposal_id}/resubmit",
+                                headers=self.headers(Role.OPERATOR_DESA, region))
+
+    async def proposal(self, proposal_id: str, region: str) -> dict[str, Any]:
+        return await self._call("GET", f"{self.endpoints.registry}/v1/proposals/{proposal_id}",
+                                headers=self.headers(Role.OPERATOR_DESA, region))
 
     # -- reading
     async def case(self, proposal_id: str, region: str) -> dict[str, Any] | None:
@@ -112,6 +143,13 @@ class Ladder:
                                 json={"note": "documents complete"},
                                 headers=self.headers(Role.SUPERVISOR_KABKOTA, regency_of(region)))
 
+    async def return_case(self, proposal_id: str, region: str, reason_code: str = "data_tidak_lengkap",
+                          note: str | None = None) -> dict[str, Any]:
+        """Dinas Sosial sends the case back to the village for correction."""
+        return await self._call("POST", f"{self.endpoints.verification}/v1/cases/{proposal_id}/return",
+                                json={"reason_code": reason_code, **({"note": note} if note else {})},
+                                headers=self.headers(Role.SUPERVISOR_KABKOTA, regency_of(region)))
+
     async def validate(self, proposal_id: str, region: str, desil: int | None = None) -> dict[str, Any]:
         return await self._call("POST", f"{self.endpoints.verification}/v1/cases/{proposal_id}/validate",
                                 json={"desil": desil} if desil else {},
@@ -131,6 +169,31 @@ class Ladder:
         return await self._call("GET", f"{self.endpoints.decree}/v1/decrees/candidates",
                                 params={"program": program, "period": period}, headers=self.headers(Role.MENSOS))
 
+    async def candidate(self, proposal_id: str) -> dict[str, Any] | None:
+        """Which decree period an approved case goes into; None until the approval has arrived."""
+        resp = await self.http.get(f"{self.endpoints.decree}/v1/decrees/candidates/{proposal_id}",
+                                   headers=self.headers(Role.MENSOS))
+        if resp.status_code == 404:
+            return None
+        if resp.status_code != 200:
+            raise LadderError(f"GET candidate {proposal_id} -> {resp.status_code}: {resp.text[:500]}")
+        return resp.json()
+
+    async def decree_through(self, proposal_id: str, program: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Drafts and issues the decree of the period an approved case goes into (one decree per
+        programme and period: a draft already open is refreshed, one issued meanwhile moves the
+        case to the next period). Returns (draft, issued)."""
+        for _ in range(5):
+            where = await self.wait_until(lambda: self.candidate(proposal_id), "the approval reaching the decree")
+            try:
+                draft = await self.draft_decree(program, where["period"])
+            except LadderError as exc:
+                if "-> 409" in str(exc):
+                    continue  # issued by someone else meanwhile: the case moved on; look again
+                raise
+            return draft, await self.issue_decree(draft["id"])
+        raise LadderError(f"could not decree {proposal_id}: its period kept being issued by others")
+
     async def issue_decree(self, decree_id: str) -> dict[str, Any]:
         return await self._call("POST", f"{self.endpoints.decree}/v1/decrees/{decree_id}/issue",
                                 headers=self.headers(Role.MENSOS))
@@ -141,8 +204,8 @@ class Ladder:
 
     # -- anyone
     async def public_status(self, nik: str, name: str) -> dict[str, Any]:
-        return await self._call("GET", f"{self.endpoints.decree}/v1/public/status",
-                                params={"nik": nik, "name": name})
+        return await self._call("POST", f"{self.endpoints.decree}/v1/public/status",
+                                json={"nik": nik, "name": name})
 
     async def household(self, household_id: str, region: str) -> dict[str, Any]:
         return await self._call("GET", f"{self.endpoints.registry}/v1/households/{household_id}",

@@ -1,149 +1,241 @@
-"""Decree use cases: collect approved cases, draft and issue the SK, answer Cek Bansos."""
+"""Decree use cases: collect approved cases, draft and issue the SK, keep each programme's
+roll and Cek Bansos. Load, ask the domain (domain/decree.py, domain/roll.py), store."""
 
+import logging
 from dataclasses import dataclass
 from typing import Any
-from uuid import uuid4
 
 from siks_contracts.actor import Actor
-from siks_contracts.enums import Program, Role, Stage
+from siks_contracts.enums import Program, Role
 from siks_contracts.envelope import Envelope, new_envelope
-from siks_contracts.events import Beneficiary, CaseStageChanged, DecreeIssued
-from siks_contracts.identity import mask_name, mask_nik
+from siks_contracts.events import CaseStageChanged, DecreeIssued
+from siks_contracts.identity import mask_name
 from siks_contracts.regions import region_name
 from siks_kit.auth import require_role
 from siks_kit.clock import Clock
 from siks_kit.outbox import outbox_entry
-from siks_kit.problems import Conflict, NotFound
+from siks_kit.problems import PROBLEM, Conflict, NotFound, Problem
 from siks_kit.store import Database
 
 from .commands import DraftDecree
-from .domain import decree as rules
-from .store.repositories import CandidateStore, DecreeStore, StatusStore
+from .domain.decree import Candidate, Decree, DecreeRefused, Entry, Status, next_period, normalise_name
+from .domain.roll import DecreeRef, PublicStatus, Standing
+from .store.repositories import CLAIM_BATCH, CandidateStore, DecreeStore, RollStore, StatusStore
 
 SERVICE = "decree"
+log = logging.getLogger(__name__)
+WRITE_ATTEMPTS = 20  # conditional writes that lost to a concurrent writer are read and tried again
 
 
 @dataclass
 class DecreeDeps:
     candidates: CandidateStore
     decrees: DecreeStore
+    rolls: RollStore
     status: StatusStore
     clock: Clock
 
     @classmethod
     def build(cls, db: Database, clock: Clock) -> "DecreeDeps":
-        return cls(CandidateStore(db), DecreeStore(db), StatusStore(db), clock)
+        return cls(CandidateStore(db), DecreeStore(db), RollStore(db), StatusStore(db), clock)
 
     async def prepare(self) -> None:
-        for store in (self.candidates, self.decrees, self.status):
+        for store in (self.candidates, self.decrees, self.rolls, self.status):
             await store.prepare()
 
 
-def public_decree(doc: dict[str, Any]) -> dict[str, Any]:
-    keys = ("program", "period", "status", "number", "issued_at", "count", "content_hash", "drafted_at")
-    return {"id": doc["_id"], **{k: doc.get(k) for k in keys}}
+def _problem(refusal: DecreeRefused) -> Problem:
+    return Problem(refusal.status, refusal.detail, type_=PROBLEM.conflict if refusal.status == 409 else None, **refusal.facts)
+
+
+# ---------------------------------------------------------------------- approvals become candidates
 
 
 async def on_case_stage_changed(deps: DecreeDeps, envelope: Envelope, c: CaseStageChanged) -> None:
-    if c.stage != Stage.APPROVED or c.household is None:
-        return
-    await deps.candidates.add({"_id": c.proposal_id, "household_id": c.household_id, "program": c.program.value,
-                               "region_code": c.region_code, "period": rules.period_of(c.at),
-                               "approved_at": c.at, "approval_reference": c.approval_reference,
-                               "household": c.household.model_dump(mode="json"), "decree_id": None})
-
-
-async def draft(deps: DecreeDeps, actor: Actor, cmd: DraftDecree) -> dict[str, Any]:
-    require_role(actor, Role.MENSOS)
-    if existing := await deps.decrees.open_draft(cmd.program.value, cmd.period):
-        raise Conflict(f"a draft for {cmd.program} {cmd.period} is already open", decree_id=existing["_id"])
-    decree_id = str(uuid4())
-    # Claim each candidate for this draft: a case sits in one decree, however quickly the
-    # Minister drafts again.
-    candidates = [c for c in await deps.candidates.undecreed(cmd.program.value, cmd.period)
-                  if await deps.candidates.claim(c["_id"], decree_id)]
-    if not candidates:
-        raise Conflict(f"no approved {cmd.program} cases wait for a decree in {cmd.period}")
-    beneficiaries = [{"proposal_id": c["_id"], "household_id": c["household_id"], "region_code": c["region_code"],
-                      "household": c["household"]} for c in candidates]
-    now = deps.clock.now()
-    doc = {"_id": decree_id, "program": cmd.program.value, "period": cmd.period, "status": rules.DRAFT,
-           "number": None, "issued_at": None, "drafted_at": now, "drafted_by": actor.sub,
-           "count": len(beneficiaries), "beneficiaries": beneficiaries,
-           "content_hash": rules.content_hash(cmd.program.value, cmd.period, beneficiaries), "seen": []}
-    await deps.decrees.add(doc)
-    return public_decree(doc)
+    issued = await deps.decrees.issued_periods(c.program.value)
+    candidate = Candidate.from_case(c, issued)
+    if candidate is not None:
+        await deps.candidates.add(candidate)  # a redelivery finds it stored: nothing twice
 
 
 async def candidate_count(deps: DecreeDeps, actor: Actor, program: Program, period: str) -> dict[str, Any]:
     require_role(actor, Role.MENSOS, Role.AUDITOR)
-    waiting = await deps.candidates.undecreed(program.value, period)
-    return {"program": program.value, "period": period, "count": len(waiting),
-            "proposal_ids": [c["_id"] for c in waiting]}
+    waiting = await deps.candidates.waiting(program.value, period)
+    return {"program": program.value, "period": period, "count": len(waiting), "proposal_ids": waiting}
 
 
-async def issue(deps: DecreeDeps, actor: Actor, decree_id: str) -> dict[str, Any]:
+async def candidate(deps: DecreeDeps, actor: Actor, proposal_id: str) -> dict[str, Any]:
+    """Which decree an approved case waits for (or sits in)."""
+    require_role(actor, Role.MENSOS, Role.AUDITOR)
+    found = await deps.candidates.where(proposal_id)
+    if found is None:
+        raise NotFound(f"approved case {proposal_id}")
+    program, period, decree_id = found
+    return {"proposal_id": proposal_id, "program": program, "period": period, "decree_id": decree_id}
+
+
+# ---------------------------------------------------------------------- draft, abandon, issue
+
+
+async def draft(deps: DecreeDeps, actor: Actor, cmd: DraftDecree) -> Decree:
+    """Drafts the programme's decree for the period, or refreshes its open draft with cases
+    approved since (two drafts for one programme and period are one). Candidates are claimed
+    a batch per conditional update; if drafting fails, they are released."""
     require_role(actor, Role.MENSOS)
-    doc = await deps.decrees.get(decree_id)
-    if doc is None:
-        raise NotFound(f"decree {decree_id}")
-    if doc["status"] != rules.DRAFT:
-        raise Conflict(f"decree {decree_id} is already {doc['status']} as {doc['number']}")
     now = deps.clock.now()
-    number = rules.decree_number(await deps.decrees.next_number(now.year), now.year)
-    payload = DecreeIssued(decree_id=decree_id, number=number, program=doc["program"], period=doc["period"],
-                           issued_at=now, count=doc["count"], content_hash=doc["content_hash"],
-                           beneficiaries=[Beneficiary(proposal_id=b["proposal_id"], household_id=b["household_id"],
-                                                      region_code=b["region_code"]) for b in doc["beneficiaries"]])
-    event = new_envelope(payload=payload, occurred_at=now, producer=SERVICE, actor=actor, region_code=None)
-    fields = {"status": rules.ISSUED, "number": number, "issued_at": now, "issued_by": actor.sub}
-    if not await deps.decrees.issue(decree_id, fields, outbox_entry(event, decree_id)):
-        raise Conflict(f"decree {decree_id} was issued by someone else meanwhile")
-    return public_decree({**doc, **fields})
+    decree = await _take(deps, actor, cmd, now)
+    try:
+        while ids := await deps.candidates.waiting(decree.program.value, decree.period, limit=CLAIM_BATCH):
+            await deps.candidates.claim(ids, decree.id)
+        drafted = decree.drafted(await deps.candidates.claimed(decree.id), actor, now)
+        if not await deps.decrees.save(drafted, decree.version):
+            raise Conflict(f"decree {decree.id} changed while it was drafted; draft again")
+        return drafted
+    except DecreeRefused as refusal:
+        await _release(deps, decree)
+        raise _problem(refusal) from None
+    except BaseException:
+        await _release(deps, decree)
+        raise
+
+
+async def _take(deps: DecreeDeps, actor: Actor, cmd: DraftDecree, now) -> Decree:
+    """The decree to draft into: new, a finished draft to refresh, or one whose drafter died."""
+    fresh = Decree.start(cmd.program, cmd.period, actor, now)
+    for _ in range(WRITE_ATTEMPTS):
+        if await deps.decrees.insert(fresh):
+            return fresh
+        existing = await deps.decrees.get(fresh.id)
+        if existing is None:
+            continue  # deleted meanwhile (an abandoned draft): insert again
+        try:
+            taken = existing.reopened(actor, now)
+        except DecreeRefused as refusal:
+            raise _problem(refusal) from None
+        if await deps.decrees.save(taken, existing.version):
+            return taken
+    raise Conflict(f"the {cmd.program} decree for {cmd.period} kept changing; try again")
+
+
+async def _release(deps: DecreeDeps, decree: Decree) -> None:
+    """A draft that failed gives its cases back, so none is stranded."""
+    current = await deps.decrees.get(decree.id)
+    if current is not None and current.status is Status.DRAFTING:
+        await deps.candidates.release(decree.id)
+        await deps.decrees.delete(current)
+
+
+async def abandon(deps: DecreeDeps, actor: Actor, decree_id: str) -> int:
+    """Drops a draft: its cases wait for the next draft again. Returns how many were released."""
+    require_role(actor, Role.MENSOS)
+    decree = await deps.decrees.get(decree_id)
+    if decree is None:
+        raise NotFound(f"decree {decree_id}")
+    try:
+        decree.may_abandon()
+    except DecreeRefused as refusal:
+        raise _problem(refusal) from None
+    if not await deps.decrees.delete(decree):
+        raise Conflict(f"decree {decree_id} changed meanwhile; reload")
+    return await deps.candidates.release(decree_id)
+
+
+async def issue(deps: DecreeDeps, actor: Actor, decree_id: str) -> Decree:
+    """Issues the SK; issuing it again answers with the issued decree and publishes nothing."""
+    require_role(actor, Role.MENSOS)
+    decree = await deps.decrees.get(decree_id)
+    if decree is None:
+        raise NotFound(f"decree {decree_id}")
+    if decree.status is Status.ISSUED:
+        return decree
+    now = deps.clock.now()
+    try:
+        issued, event = decree.issue(await deps.decrees.next_number(now.year), actor, now)
+    except DecreeRefused as refusal:
+        raise _problem(refusal) from None
+    envelope = new_envelope(payload=event, occurred_at=now, producer=SERVICE, actor=actor, region_code=None)
+    if not await deps.decrees.save(issued, decree.version, [outbox_entry(envelope, decree.id)]):
+        again = await deps.decrees.get(decree_id)
+        if again is not None and again.status is Status.ISSUED:
+            return again  # issued by someone else meanwhile: the same decree
+        raise Conflict(f"decree {decree_id} changed while it was issued; reload and try again")
+    # Cases approved for this period that arrived during the issue go into the next period.
+    await deps.candidates.move_waiting(issued.program.value, issued.period, next_period(issued.period))
+    return issued
+
+
+# ---------------------------------------------------------------------- the roll and Cek Bansos
 
 
 async def on_decree_issued(deps: DecreeDeps, envelope: Envelope, d: DecreeIssued) -> None:
-    """Our own event, heard back: fill the Cek Bansos index, once per decree."""
-    doc = await deps.decrees.get(d.decree_id, with_members=True)
-    if doc is None or envelope.event_id in doc.get("seen", []):
+    """Our own event, heard back: each entry moves the programme's roll and its members'
+    Cek Bansos status. Every write is conditional and reapplied on a lost race; applying
+    the same decree twice changes nothing."""
+    decree = await deps.decrees.get(d.decree_id)
+    if decree is None:
         return
-    programme = {"program": d.program.value, "period": d.period, "decree_number": d.number,
-                 "decree_id": d.decree_id, "status": "active"}
-    for b in doc["beneficiaries"]:
-        for m in b["household"]["members"]:
-            await deps.status.add_programme(m["nik"], rules.normalise_name(m["name"]), b["region_code"], programme)
-    await deps.decrees.mark_projected(d.decree_id, envelope.event_id)
+    ref = DecreeRef.of(d.decree_id, d.number, d.period, d.issued_at)
+    for entry in decree.entries:
+        await _apply_to_roll(deps, decree.program, entry, ref)
+        for member in entry.household.members:
+            await apply_status(deps, member.nik, normalise_name(member.name), entry.region_code, decree.program,
+                               entry, ref)
 
 
-async def read_decree(deps: DecreeDeps, decree_id: str) -> dict[str, Any]:
-    doc = await deps.decrees.get(decree_id)
-    if doc is None:
+async def _apply_to_roll(deps: DecreeDeps, program: Program, entry: Entry, ref: DecreeRef) -> None:
+    for _ in range(WRITE_ATTEMPTS):
+        current, version = await deps.rolls.get(program, entry.household_id)
+        updated = (Standing.first(program, entry.change, entry.reason, ref) if current is None
+                   else current.after(entry.change, entry.reason, ref))
+        if updated is current or await deps.rolls.put(entry.household_id, updated, version):
+            return
+    raise Conflict(f"the {program} roll entry of a household kept changing")
+
+
+async def apply_status(deps: DecreeDeps, nik: str, name_key: str, region_code: str, program: Program,
+                       entry: Entry, ref: DecreeRef) -> None:
+    for _ in range(WRITE_ATTEMPTS):
+        current = await deps.status.get(nik) or PublicStatus(nik, name_key, region_code)
+        updated = current.apply(name_key, region_code, program, entry.change, entry.reason, ref)
+        if updated is current or await deps.status.put(updated, current.version):
+            return
+    raise Conflict("a Cek Bansos entry kept changing")
+
+
+# ---------------------------------------------------------------------- reading
+
+
+async def read_decree(deps: DecreeDeps, decree_id: str) -> Decree:
+    decree = await deps.decrees.get(decree_id)
+    if decree is None:
         raise NotFound(f"decree {decree_id}")
-    return public_decree(doc)
+    return decree
 
 
-async def beneficiaries(deps: DecreeDeps, actor: Actor, decree_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    doc = await deps.decrees.get(decree_id, with_members=True)
-    if doc is None:
-        raise NotFound(f"decree {decree_id}")
+async def beneficiaries(deps: DecreeDeps, actor: Actor, decree_id: str) -> tuple[Decree, list[dict[str, Any]]]:
+    decree = await read_decree(deps, decree_id)
     rows = []
-    for b in doc["beneficiaries"]:
-        if not actor.covers(b["region_code"]):
+    for e in decree.entries:
+        if not actor.covers(e.region_code):
             continue
-        head = next((m for m in b["household"]["members"] if m["relation"] == "head"), b["household"]["members"][0])
-        rows.append({"proposal_id": b["proposal_id"], "household_id": b["household_id"],
-                     "region_code": b["region_code"], "kk_number": b["household"]["kk_number"],
-                     "head_nik": head["nik"], "head_name": head["name"],
-                     "members": len(b["household"]["members"])})
-    return public_decree(doc), rows
+        members = e.household.members
+        head = next((m for m in members if m.relation == "head"), members[0])
+        rows.append({"proposal_id": e.proposal_id, "household_id": e.household_id, "region_code": e.region_code,
+                     "kk_number": e.household.kk_number, "head_nik": head.nik, "head_name": head.name,
+                     "members": len(members), "change": e.change.value, "reason": e.reason.value if e.reason else ""})
+    return decree, rows
 
 
 async def public_status(deps: DecreeDeps, nik: str, name: str) -> dict[str, Any]:
-    """Cek Bansos: answers only when NIK and name agree, and never shows either in full."""
-    doc = await deps.status.get(nik)
-    masked = {"nik": mask_nik(nik), "name": mask_name(name)}
-    if doc is None or doc.get("name_key") != rules.normalise_name(name):
-        return {**masked, "status": "not_found",
-                "message": "no decreed social assistance found for this NIK and name"}
-    return {**masked, "status": "beneficiary", "region": region_name(doc["region_code"]),
-            "programs": [{k: p[k] for k in ("program", "period", "decree_number", "status")} for p in doc["programs"]]}
+    """Cek Bansos: answers only when NIK and name agree; an unknown NIK and a wrong name get
+    the same body as anyone not listed. Neither is ever shown in full."""
+    found = await deps.status.get(nik)
+    masked = mask_name(name)
+    if found is None or found.name_key != normalise_name(name):
+        return {"name_masked": masked, "programs": [], "status": "not_listed"}
+    programs = [{"program": s.program.value, "status": s.status, "period": s.period, "sk_number": s.sk_number,
+                 "since_period": s.since_period, "reason": s.reason.value if s.reason else None}
+                for s in found.programs]
+    listed = any(s.status == "active" for s in found.programs)
+    return {"name_masked": masked, "programs": programs, "status": "beneficiary" if listed else "not_listed",
+            "region": region_name(found.region_code)}

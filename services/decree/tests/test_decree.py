@@ -21,6 +21,7 @@ from siks_kit.settings import DEVELOPMENT_JWT_SECRET
 from siks_kit.testing import envelope
 from siks_decree import handlers
 from siks_decree.bootstrap import build_app
+from siks_decree.api.routes import decree_out
 from siks_decree.commands import DraftDecree
 from siks_decree.handlers import DecreeDeps
 from siks_decree.messaging import subscriptions
@@ -48,10 +49,10 @@ async def issue_one(deps, consumer, db):
     for _ in range(2):  # a redelivered approval adds no second candidate
         await consumer.process(topics.CASES, env.model_dump_json().encode(), {})
     await consumer.process(topics.CASES, envelope(approved("p-2", Stage.VALIDATED)).model_dump_json().encode(), {})
-    draft = await handlers.draft(deps, MENSOS, DraftDecree(program="PKH", period="2026-12"))
-    issued = await handlers.issue(deps, MENSOS, draft["id"])
-    entry = db.collection("decrees")._raw.find_one({"_id": draft["id"]})["outbox"][0]
-    return draft, issued, entry
+    draft = decree_out(await handlers.draft(deps, MENSOS, DraftDecree(program="PKH", period="2026-12")))
+    issued = decree_out(await handlers.issue(deps, MENSOS, draft.id))
+    entry = db.collection("decrees")._raw.find_one({"_id": draft.id})["outbox"][0]
+    return draft.model_dump(mode="json"), issued.model_dump(mode="json"), entry
 
 
 async def test_candidates_are_counted_before_the_draft(world):
@@ -67,9 +68,8 @@ async def test_draft_then_issue_freezes_a_numbered_hashed_list(world):
     assert draft["status"] == "draft" and draft["count"] == 1
     assert issued["status"] == "issued" and issued["number"] == "1/HUK/2026" and issued["count"] == 1
     assert issued["content_hash"] == draft["content_hash"] and issued["content_hash"].startswith("sha256:")
-    with pytest.raises(Problem) as again:
-        await handlers.issue(deps, MENSOS, draft["id"])
-    assert again.value.status == 409
+    again = await handlers.issue(deps, MENSOS, draft["id"])  # harmless: the same SK, nothing published again
+    assert again.number == issued["number"] and len(db.collection("decrees")._raw.find_one({"_id": draft["id"]})["outbox"]) == 1
 
 
 async def test_only_the_minister_drafts(world):
@@ -88,10 +88,12 @@ async def test_own_decree_event_fills_cek_bansos_once(world):
     assert (await handlers.public_status(deps, "3204052609800001", "  agus "))["status"] == "beneficiary"
     found = await handlers.public_status(deps, "3204052609800001", "Agus")
     assert found["status"] == "beneficiary" and found["programs"] == [
-        {"program": "PKH", "period": "2026-12", "decree_number": issued["number"], "status": "active"}]
-    assert found["nik"] == "3204**********01" and found["name"] == "A***"
+        {"program": "PKH", "period": "2026-12", "sk_number": issued["number"], "status": "active",
+         "since_period": "2026-12", "reason": None}]
+    assert found["name_masked"] == "A***" and "3204052609800001" not in str(found)
     wrong_name = await handlers.public_status(deps, "3204052609800001", "Budi")
-    assert wrong_name["status"] == "not_found" and "programs" not in wrong_name
+    unknown = await handlers.public_status(deps, "3204052609800099", "Budi")
+    assert wrong_name == unknown == {"name_masked": "B***", "programs": [], "status": "not_listed"}
 
 
 def test_public_status_needs_no_token_validates_and_is_rate_limited():
@@ -99,8 +101,8 @@ def test_public_status_needs_no_token_validates_and_is_rate_limited():
     app.state.public_rate_limit._limit = 3  # bad requests count too: no free probing
     params = {"nik": "3204052609800001", "name": "Agus"}
     with TestClient(app) as client:
-        ok = client.get("/v1/public/status", params=params)
-        assert ok.status_code == 200 and ok.json()["status"] == "not_found"
+        ok = client.post("/v1/public/status", json=params)
+        assert ok.status_code == 200 and ok.json()["status"] == "not_listed"
         bad = client.get("/v1/public/status", params={"nik": "12", "name": "Agus"})
         assert bad.status_code == 422 and bad.headers["content-type"] == "application/problem+json"
         assert client.get("/v1/public/status", params=params).status_code == 200
@@ -108,12 +110,18 @@ def test_public_status_needs_no_token_validates_and_is_rate_limited():
         assert limited.status_code == 429 and limited.json()["retry_after"] > 0
 
 
-async def test_a_second_draft_takes_no_case_of_the_first_and_an_empty_one_is_refused(world):
+async def test_one_decree_per_period_and_later_approvals_go_into_the_next(world):
     deps, consumer, db = world
     await issue_one(deps, consumer, db)
-    with pytest.raises(Problem) as empty:
+    with pytest.raises(Problem) as issued:
         await handlers.draft(deps, MENSOS, DraftDecree(program="PKH", period="2026-12"))
+    assert issued.value.status == 409 and issued.value.extra["next_period"] == "2027-01"
+    await consumer.process(topics.CASES, envelope(approved("p-3")).model_dump_json().encode(), {})
+    assert (await handlers.candidate_count(deps, MENSOS, Program.PKH, "2027-01"))["proposal_ids"] == ["p-3"]
+    with pytest.raises(Problem) as empty:
+        await handlers.draft(deps, MENSOS, DraftDecree(program="PKH", period="2027-02"))
     assert empty.value.status == 409 and "no approved" in empty.value.detail
+    assert db.collection("decrees")._raw.find_one({"_id": "PKH-2027-02"}) is None  # the empty draft left nothing
 
 
 async def test_the_frozen_list_as_json_csv_and_xlsx_within_the_callers_region():
@@ -145,3 +153,49 @@ async def test_the_frozen_list_as_json_csv_and_xlsx_within_the_callers_region():
         assert about["number"] == issued["number"] and about["content_hash"] == issued["content_hash"]
 
         assert client.get(url, params={"format": "pdf"}, headers=as_(Role.MENSOS)).status_code == 422
+
+
+def removal(proposal_id="p-9", at=datetime(2027, 1, 18, 3, tzinfo=UTC)):
+    from siks_contracts.enums import ProposalKind, RemovalReason
+    return approved(proposal_id).model_copy(update={"kind": ProposalKind.INELIGIBILITY, "at": at, "period": "2027-01",
+                                                    "removal_reason": RemovalReason.INELIGIBLE})
+
+
+async def test_an_ineligibility_removes_the_household_at_the_next_decree_and_cek_bansos_says_since_when_and_why(world):
+    deps, consumer, db = world
+    _, first, entry = await issue_one(deps, consumer, db)
+    await consumer.process(topics.DECREES, entry["value"].encode(), {})
+    await consumer.process(topics.CASES, envelope(removal()).model_dump_json().encode(), {})
+    second = await handlers.draft(deps, MENSOS, DraftDecree(program="PKH", period="2027-01"))
+    assert [(e.change, e.reason) for e in second.entries] == [("removed", "ineligible")]
+    await handlers.issue(deps, MENSOS, second.id)
+    raw = db.collection("decrees")._raw.find_one({"_id": second.id})["outbox"][0]["value"]
+    assert '"change":"removed"' in raw and '"reason":"ineligible"' in raw
+    await consumer.process(topics.DECREES, raw.encode(), {})
+    await consumer.process(topics.DECREES, entry["value"].encode(), {})  # the older decree heard again: no change
+    found = await handlers.public_status(deps, "3204052609800001", "Agus")
+    assert found["status"] == "not_listed"
+    (pkh,) = found["programs"]
+    assert (pkh["status"], pkh["sk_number"], pkh["reason"], pkh["since_period"]) == ("inactive", "2/HUK/2026",
+                                                                                     "ineligible", "2027-01")
+    standing, _ = await deps.rolls.get(Program.PKH, "h-1")
+    assert standing.status == "inactive" and standing.sk_number == "2/HUK/2026"
+
+
+async def test_drafting_twice_is_one_draft_and_a_failed_draft_releases_its_cases(world, monkeypatch):
+    deps, consumer, db = world
+    await consumer.process(topics.CASES, envelope(approved("p-1")).model_dump_json().encode(), {})
+    first = await handlers.draft(deps, MENSOS, DraftDecree(program="PKH", period="2026-12"))
+    await consumer.process(topics.CASES, envelope(approved("p-2")).model_dump_json().encode(), {})
+    again = await handlers.draft(deps, MENSOS, DraftDecree(program="PKH", period="2026-12"))
+    assert again.id == first.id and [e.proposal_id for e in again.entries] == ["p-1", "p-2"]
+    released = await handlers.abandon(deps, MENSOS, again.id)
+    assert released == 2 and (await handlers.candidate_count(deps, MENSOS, Program.PKH, "2026-12"))["count"] == 2
+
+    async def broken(decree_id):
+        raise RuntimeError("database went away half-way")
+    monkeypatch.setattr(deps.candidates, "claimed", broken)
+    with pytest.raises(RuntimeError):
+        await handlers.draft(deps, MENSOS, DraftDecree(program="PKH", period="2026-12"))
+    assert (await handlers.candidate_count(deps, MENSOS, Program.PKH, "2026-12"))["count"] == 2  # none stranded
+    assert db.collection("decrees")._raw.find_one({"_id": "PKH-2026-12"}) is None

@@ -82,7 +82,8 @@ def test_the_services_own_retrier_finishes_a_pending_check_once_the_system_answe
     settings = Settings(retry_first_seconds=0.05, retry_max_seconds=0.1)
     app = build_app(settings, database=db, transport=bus, clock=SystemClock(), dukcapil=dukcapil, dtsen=FakeDtsen())
     with TestClient(app) as client:
-        deliver(client, bus)  # stored pending (the retry may come at once: the events tell the order)
+        deliver(client, bus)
+        # The pending state is seen through the events below: reading it here would race the retrier.
         done = wait_for(lambda: client.get("/v1/checks/p-1", headers=auth()).json()["passed"],
                         "the retrier to complete the checks", deadline_s=10)
         assert done is True and dukcapil.calls == 4

@@ -1,7 +1,11 @@
 """The one place that picks concrete adapters; tests pass fakes in."""
 
-from fastapi import FastAPI
+from datetime import timedelta
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from siks_kit.clock import Clock
+from siks_kit.problems import problem_response
 from siks_kit.schedule import load_calendar
 from siks_kit.service import create_service_app
 from siks_kit.store import Database
@@ -9,7 +13,8 @@ from siks_kit.transport import Transport
 
 from .api.routes import router
 from .config import Settings
-from .handlers import RegistryDeps
+from .domain.refusals import Refused
+from .handlers import RegistryDeps, problem_of
 from .messaging import SPEC, subscriptions
 
 
@@ -17,8 +22,16 @@ def build_app(settings: Settings | None = None, *, database: Database | None = N
               transport: Transport | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or Settings()
     calendar = load_calendar(settings.schedule_file)
-    return create_service_app(
+    lease = timedelta(seconds=settings.claim_lease_seconds)
+    app = create_service_app(
         SPEC, settings, routers=[router],
-        make_deps=lambda db, clk, _s: RegistryDeps.build(db, clk, calendar),
+        make_deps=lambda db, clk, _s: RegistryDeps.build(db, clk, calendar, lease),
         make_handlers=subscriptions, database=database, transport=transport, clock=clock,
     )
+
+    @app.exception_handler(Refused)
+    async def _refused(request: Request, exc: Refused) -> JSONResponse:
+        problem = problem_of(exc)
+        return problem_response(problem.status, problem.detail, request, **problem.extra)
+
+    return app

@@ -1,10 +1,11 @@
 """What callers send: validated at the edge, so handlers only see well-formed input."""
 
 from datetime import date
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 from siks_contracts.enums import Program, ProposalKind, Relation, Sex
-from siks_contracts.types import KkNumber, Nik, VillageCode
+from siks_contracts.types import FreeText, KkNumber, Nik, PersonName, VillageCode
 
 
 class _Strict(BaseModel):
@@ -20,7 +21,7 @@ class Address(_Strict):
 
 class MemberIn(_Strict):
     nik: Nik
-    name: str = Field(min_length=1, max_length=120)
+    name: Annotated[PersonName, Field(max_length=120)]
     sex: Sex
     birth_date: date
     birth_place: str = Field(default="", max_length=120)
@@ -41,4 +42,16 @@ class SubmitProposal(_Strict):
     household_id: str
     kind: ProposalKind
     program: Program
-    reason: str | None = Field(default=None, max_length=1000)
+    reason: Annotated[FreeText, Field(max_length=1000)] | None = None
+
+
+class AmendHousehold(_Strict):
+    """A correction (PATCH): `version` is the one read; an absent field stays as it is;
+    `members` replaces the whole list (NIK claims follow the members)."""
+
+    version: int = Field(ge=1)
+    address: Address | None = None
+    housing: dict[str, object] | None = None
+    assets: dict[str, object] | None = None
+    kk_number: KkNumber | None = None
+    members: list[MemberIn] | None = Field(default=None, min_length=1, max_length=30)

@@ -1,19 +1,18 @@
-"""Registry use cases: parse -> domain -> store (with the events in the same write)."""
+"""Registry use cases: load, ask the domain, store the state with its events in one write.
+
+Rules live in domain/ (Household, Proposal); the order of the writes that span documents
+(household and NIK claims, proposal and programme slot) is explained in store/repositories.py.
+"""
 
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime, timedelta
 from uuid import uuid4
 
+from pydantic import BaseModel
 from siks_contracts.actor import Actor
-from siks_contracts.enums import ProposalKind, Role
+from siks_contracts.enums import Role
 from siks_contracts.envelope import Envelope, new_envelope
-from siks_contracts.events import (
-    CaseStageChanged,
-    DecreeIssued,
-    HouseholdRegistered,
-    HouseholdSnapshot,
-    ProposalSubmitted,
-)
+from siks_contracts.events import Beneficiary, CaseStageChanged, DecreeIssued
 from siks_contracts.schedule import Calendar
 from siks_kit.auth import require_role, require_scope
 from siks_kit.clock import Clock
@@ -22,12 +21,15 @@ from siks_kit.problems import Conflict, NotFound, Problem
 from siks_kit.store import Database
 from siks_kit.tracing import current_trace_context
 
-from .commands import RegisterHousehold, SubmitProposal
-from .domain import household as hh
-from .domain.proposal import CLOSING_STAGES, DECREED, SUBMITTED, WindowClosed, require_open_window
+from .commands import AmendHousehold, MemberIn, RegisterHousehold, SubmitProposal
+from .domain.household import Address, Amendment, Household, Member, refusal_for_claim
+from .domain.proposal import Proposal
+from .domain.refusals import Refused
 from .store.repositories import HouseholdStore, NikClaims, ProposalStore
+from .views import HouseholdOut, HouseholdPage, ProposalOut
 
 SERVICE = "registry"
+RETRIES = 5  # of a read-decide-write whose guarded write found the document changed
 
 
 @dataclass
@@ -37,63 +39,110 @@ class RegistryDeps:
     niks: NikClaims
     clock: Clock
     calendar: Calendar
+    lease: timedelta
 
     @classmethod
-    def build(cls, db: Database, clock: Clock, calendar: Calendar) -> "RegistryDeps":
+    def build(cls, db: Database, clock: Clock, calendar: Calendar,
+              lease: timedelta = timedelta(seconds=60)) -> "RegistryDeps":
         households = HouseholdStore(db)
-        return cls(households, ProposalStore(db), NikClaims(db, households), clock, calendar)
+        return cls(households, ProposalStore(db), NikClaims(db, households, lease), clock, calendar, lease)
 
     async def prepare(self) -> None:
         await self.households.prepare()
         await self.proposals.prepare()
 
 
-def _event(payload: Any, actor: Actor, region: str, now, causation: Envelope | None = None) -> Envelope:
+def problem_of(refusal: Refused) -> Problem:
+    errors = [{"pointer": e.pointer, "detail": e.detail} for e in refusal.errors]
+    return Problem(refusal.status, refusal.detail, **({"errors": errors} if errors else {}), **refusal.extra)
+
+
+def _event(payload: BaseModel, actor: Actor, region: str, now: datetime,
+           causation: Envelope | None = None) -> Envelope:
     return new_envelope(payload=payload, occurred_at=now, producer=SERVICE, actor=actor,
                         region_code=region, causation=causation)
 
 
-async def register_household(deps: RegistryDeps, actor: Actor, cmd: RegisterHousehold) -> dict[str, Any]:
+def _members(members: list[MemberIn]) -> tuple[Member, ...]:
+    return tuple(Member(nik=m.nik, name=m.name, sex=m.sex, birth_date=m.birth_date, relation=m.relation,
+                        birth_place=m.birth_place) for m in members)
+
+
+def _within_lease(deps: RegistryDeps, since: datetime) -> None:
+    """Claims taken at `since` are ours for a lease; past half of it, stop rather than write
+    over a claim someone may have taken over meanwhile (repeating the request is safe)."""
+    if deps.clock.now() - since > deps.lease / 2:
+        raise Problem(503, "the request took too long to complete safely and was undone; repeat it")
+
+
+# ---------------------------------------------------------------------- households
+async def register_household(deps: RegistryDeps, actor: Actor, cmd: RegisterHousehold) -> HouseholdOut:
     require_role(actor, Role.OPERATOR_DESA)
     require_scope(actor, cmd.region_code)
-    try:
-        hh.check_members([hh.MemberFacts(m.nik, m.relation.value) for m in cmd.members])
-    except hh.HouseholdRuleBroken as exc:
-        raise Problem(422, str(exc)) from None
-    niks = [m.nik for m in cmd.members]
-    household_id = str(uuid4())
-    if holder := await deps.niks.claim(niks, household_id):
-        raise Conflict("a member is already registered in another household", household_id=holder)
     now = deps.clock.now()
-    doc = {"_id": household_id, "version": 1, "status": hh.REGISTERED, **cmd.model_dump(mode="json"),
-           "programs": [], "open_proposals": {}, "documents": [], "created_at": now, "updated_at": now, "created_by": actor.sub,
-           "seen": []}
-    event = _event(HouseholdRegistered(household_id=household_id, region_code=cmd.region_code,
-                                       member_count=len(cmd.members), version=1), actor, cmd.region_code, now)
-    doc["outbox"] = [outbox_entry(event, household_id)]
+    members = _members(cmd.members)
+    registration = Household.register(
+        str(uuid4()), kk_number=cmd.kk_number, region_code=cmd.region_code,
+        address=Address(cmd.address.street, cmd.address.rt, cmd.address.rw), members=members,
+        housing=cmd.housing, assets=cmd.assets, by=actor.sub, now=now)
+    household = registration.household
+    # Pending first, then the claims, then visible with its event: see store/repositories.py.
+    await deps.households.add_pending(household, now)
     try:
-        await deps.households.add(doc)
+        if refused := await deps.niks.claim(household.niks, household.id, now):
+            raise refusal_for_claim(household.niks.index(refused))
+        _within_lease(deps, now)
+        event = _event(registration.event, actor, cmd.region_code, now)
+        if not await deps.households.activate(household.id, outbox_entry(event, household.id)):
+            raise Conflict("the registration was undone meanwhile; repeat it")
     except BaseException:
-        await deps.niks.release(niks, household_id)
+        await deps.niks.release(household.niks, household.id)
+        await deps.households.discard_pending(household.id)
         raise
-    return public_household(doc)
+    return HouseholdOut.of(household)
 
 
-def public_household(doc: dict[str, Any]) -> dict[str, Any]:
-    out = {k: v for k, v in doc.items() if k not in ("_id", "outbox", "seen")}
-    return {"id": doc["_id"], **out}
-
-
-async def read_household(deps: RegistryDeps, actor: Actor, household_id: str) -> dict[str, Any]:
-    doc = await deps.households.get(household_id)
-    if doc is None:
+async def _visible_household(deps: RegistryDeps, actor: Actor, household_id: str) -> Household:
+    household = await deps.households.get(household_id)
+    if household is None:
         raise NotFound(f"household {household_id}")
-    require_scope(actor, doc["region_code"])
-    return public_household(doc)
+    require_scope(actor, household.region_code)
+    return household
+
+
+async def read_household(deps: RegistryDeps, actor: Actor, household_id: str) -> HouseholdOut:
+    return HouseholdOut.of(await _visible_household(deps, actor, household_id))
+
+
+async def amend_household(deps: RegistryDeps, actor: Actor, household_id: str, cmd: AmendHousehold) -> HouseholdOut:
+    """A correction with optimistic concurrency; NIK claims follow the members: the added
+    ones are claimed before the write, the removed ones released after it."""
+    require_role(actor, Role.OPERATOR_DESA)
+    household = await _visible_household(deps, actor, household_id)
+    now = deps.clock.now()
+    address = Address(cmd.address.street, cmd.address.rt, cmd.address.rw) if cmd.address else None
+    amended = household.amend(Amendment(
+        version=cmd.version, address=address, housing=cmd.housing, assets=cmd.assets, kk_number=cmd.kk_number,
+        members=_members(cmd.members) if cmd.members is not None else None), now)
+    new = amended.household
+    if refused := await deps.niks.claim(amended.claim, household.id, now):
+        raise refusal_for_claim(new.niks.index(refused))
+    try:
+        _within_lease(deps, now)
+        saved = await deps.households.save(new, expected_version=household.version)
+    except BaseException:
+        await deps.niks.release(amended.claim, household.id)
+        raise
+    if not saved:
+        await deps.niks.release(amended.claim, household.id)
+        raise Conflict(f"the household changed since version {cmd.version} was read; read it again and redo "
+                       "the change")
+    await deps.niks.release(amended.release, household.id)
+    return HouseholdOut.of(new)
 
 
 async def search_households(deps: RegistryDeps, actor: Actor, *, nik: str | None, region: str | None,
-                            q: str | None, limit: int, offset: int) -> dict[str, Any]:
+                            q: str | None, limit: int, offset: int) -> HouseholdPage:
     """Within the caller's scope: their own region unless they name one inside it."""
     prefix = region or actor.region
     if prefix:
@@ -103,92 +152,106 @@ async def search_households(deps: RegistryDeps, actor: Actor, *, nik: str | None
     if nik:
         # One person, one household: the claim names it, an _id read rather than a search.
         holder = await deps.niks.holder(nik)
-        doc = await deps.households.get(holder) if holder else None
-        found = [doc] if doc and hh.matches(doc, region_prefix=prefix, name_part=q) else []
+        household = await deps.households.get(holder) if holder else None
+        found = [household] if household and household.holds(nik) and household.matches(
+            region_prefix=prefix, name_part=q) else []
         items = found[offset:offset + limit]
     else:
         items = await deps.households.search(region_prefix=prefix, q=q, limit=limit, skip=offset)
-    return {"items": [public_household(d) for d in items], "limit": limit, "offset": offset}
+    return HouseholdPage(items=[HouseholdOut.of(h) for h in items], limit=limit, offset=offset)
 
 
-async def submit_proposal(deps: RegistryDeps, actor: Actor, cmd: SubmitProposal) -> dict[str, Any]:
+# ---------------------------------------------------------------------- proposals
+async def submit_proposal(deps: RegistryDeps, actor: Actor, cmd: SubmitProposal) -> ProposalOut:
     require_role(actor, Role.OPERATOR_DESA)
-    household = await deps.households.get(cmd.household_id)
-    if household is None:
-        raise NotFound(f"household {cmd.household_id}")
-    require_scope(actor, household["region_code"])
+    household = await _visible_household(deps, actor, cmd.household_id)
     now = deps.clock.now()
+    holder_id = household.slot_holder(cmd.program)
+    holder = await deps.proposals.get_with_pending(holder_id) if holder_id else None
+    proposed = Proposal.submit(str(uuid4()), household=household, kind=cmd.kind, program=cmd.program,
+                               reason=cmd.reason, calendar=deps.calendar, now=now, by=actor.sub,
+                               slot_holder=holder, stale_after=deps.lease)
+    proposal = proposed.proposal
+    trace = current_trace_context()
+    # Pending first, then the slot, then visible with its event: see store/repositories.py.
+    await deps.proposals.add_pending(proposal, trace.model_dump() if trace else None)
     try:
-        require_open_window(deps.calendar, cmd.kind, cmd.program, now)
-    except WindowClosed as exc:
-        raise Conflict(str(exc), next_opening=exc.next_opening.isoformat() if exc.next_opening else None,
-                       program=str(cmd.program)) from None
-    proposal_id = str(uuid4())
-    await _reserve(deps, household, cmd.program.value, proposal_id)
-    snapshot = HouseholdSnapshot(household_id=household["_id"], kk_number=household["kk_number"],
-                                 region_code=household["region_code"], members=household["members"])
-    event = _event(ProposalSubmitted(proposal_id=proposal_id, household_id=cmd.household_id, kind=cmd.kind,
-                                     program=cmd.program, reason=cmd.reason, submitted_at=now,
-                                     household=snapshot), actor, household["region_code"], now)
-    doc = {"_id": proposal_id, "household_id": cmd.household_id, "kind": cmd.kind.value,
-           "program": cmd.program.value, "reason": cmd.reason, "status": SUBMITTED, "submitted_at": now,
-           "submitted_by": actor.sub, "region_code": household["region_code"],
-           # The trace a human step days later will link back to.
-           "origin_trace": (current_trace_context().model_dump() if current_trace_context() else None),
-           "outbox": [outbox_entry(event, proposal_id)]}
-    try:
-        await deps.proposals.add(doc)
+        if not await deps.households.reserve_slot(household.id, proposal.program, proposal.id, replacing=holder_id):
+            raise Conflict(f"household already has an open {proposal.program} proposal")
+        active = proposal.activated()
+        event = _event(proposed.event, actor, household.region_code, now)
+        if not await deps.proposals.activate(active, outbox_entry(event, proposal.id)):
+            raise Conflict("the proposal was undone meanwhile; repeat it")
     except BaseException:
-        await deps.households.release_program(cmd.household_id, cmd.program.value, proposal_id)
+        await deps.households.release_slot(household.id, proposal.program, proposal.id)
+        await deps.proposals.discard_pending(proposal.id)
         raise
-    return public_proposal(doc)
+    return ProposalOut.of(active)
 
 
-async def _reserve(deps: RegistryDeps, household: dict[str, Any], program: str, proposal_id: str) -> None:
-    """Takes the household's one open slot for the programme, or says which proposal holds it."""
-    if await deps.households.reserve_program(household["_id"], program, proposal_id):
-        return
-    holder_id = (household.get("open_proposals") or {}).get(program)
-    holder = await deps.proposals.get(holder_id) if holder_id else None
-    if holder is None and holder_id and await deps.households.reserve_program(
-            household["_id"], program, proposal_id, replacing=holder_id):
-        return  # the slot was left by a submission that died before storing its proposal
-    raise Conflict(f"household already has an open {program} proposal", proposal_id=holder_id)
-
-
-def public_proposal(doc: dict[str, Any]) -> dict[str, Any]:
-    keys = ("household_id", "kind", "program", "status", "submitted_at", "reason", "region_code")
-    return {"id": doc["_id"], **{k: doc.get(k) for k in keys}}
-
-
-async def read_proposal(deps: RegistryDeps, actor: Actor, proposal_id: str) -> dict[str, Any]:
-    doc = await deps.proposals.get(proposal_id)
-    if doc is None:
+async def _visible_proposal(deps: RegistryDeps, actor: Actor, proposal_id: str) -> Proposal:
+    proposal = await deps.proposals.get(proposal_id)
+    if proposal is None:
         raise NotFound(f"proposal {proposal_id}")
-    require_scope(actor, doc["region_code"])
-    return public_proposal(doc)
+    require_scope(actor, proposal.region_code)
+    return proposal
+
+
+async def read_proposal(deps: RegistryDeps, actor: Actor, proposal_id: str) -> ProposalOut:
+    return ProposalOut.of(await _visible_proposal(deps, actor, proposal_id))
+
+
+async def resubmit_proposal(deps: RegistryDeps, actor: Actor, proposal_id: str) -> ProposalOut:
+    """A returned proposal goes up again as round n + 1 with the household as it is now: the
+    new state and its ProposalSubmitted in one write."""
+    require_role(actor, Role.OPERATOR_DESA)
+    proposal = await _visible_proposal(deps, actor, proposal_id)
+    household = await _visible_household(deps, actor, proposal.household_id)
+    now = deps.clock.now()
+    proposed = proposal.resubmit(household, now)
+    event = _event(proposed.event, actor, household.region_code, now)
+    if not await deps.proposals.save(proposed.proposal, expected=proposal, outbox=outbox_entry(event, proposal.id)):
+        raise Conflict("the proposal changed meanwhile; read it again")
+    return ProposalOut.of(proposed.proposal)
+
+
+# ---------------------------------------------------------------------- events
+async def on_case_stage_changed(deps: RegistryDeps, envelope: Envelope, case: CaseStageChanged) -> None:
+    """returned keeps the slot for the correction; rejected (and an approved `update`) end the
+    proposal and release it. Guarded writes: a redelivery changes nothing."""
+    for _ in range(RETRIES):
+        proposal = await deps.proposals.get(case.proposal_id)
+        if proposal is None:
+            return
+        changed = proposal.on_stage_changed(case, deps.clock.now())
+        if changed is not None and not await deps.proposals.save(changed, expected=proposal):
+            continue  # it moved meanwhile: decide again on what it is now
+        current = changed or proposal
+        if current.ended:  # also on a redelivery, in case the first attempt stopped half-way
+            await deps.households.release_slot(current.household_id, current.program, current.id)
+        return
+    raise RuntimeError(f"proposal {case.proposal_id} kept changing; the event will be delivered again")
 
 
 async def on_decree_issued(deps: RegistryDeps, envelope: Envelope, decree: DecreeIssued) -> None:
-    """The household becomes a beneficiary of the decreed programme; its proposal is decreed."""
-    now = deps.clock.now()
-    programme = {"program": decree.program.value, "period": decree.period, "decree_number": decree.number,
-                 "decree_id": decree.decree_id}
-    for b in decree.beneficiaries:
-        await deps.households.apply_decree(b.household_id, envelope.event_id, programme, hh.BENEFICIARY, now)
-        await _close(deps, b.proposal_id, DECREED, now)
+    """Each entry: the household joins (added) or leaves (removed) the programme, the proposal
+    is decreed and its slot released."""
+    for entry in decree.beneficiaries:
+        await _apply_entry(deps, decree, entry)
+        for _ in range(RETRIES):
+            proposal = await deps.proposals.get(entry.proposal_id)
+            decreed = proposal.on_decreed(decree, deps.clock.now()) if proposal else None
+            if decreed is None or await deps.proposals.save(decreed, expected=proposal):
+                break
+        await deps.households.release_slot(entry.household_id, decree.program, entry.proposal_id)
 
 
-async def on_case_stage_changed(deps: RegistryDeps, envelope: Envelope, case: CaseStageChanged) -> None:
-    """A returned or rejected case closes its proposal, so the operator may propose again."""
-    if case.stage in CLOSING_STAGES:
-        await _close(deps, case.proposal_id, case.stage.value, deps.clock.now())
-
-
-async def _close(deps: RegistryDeps, proposal_id: str, status: str, now) -> None:
-    # Both writes are conditional, so a redelivered event matches nothing the second time.
-    proposal = await deps.proposals.get(proposal_id)
-    if proposal is None:
-        return
-    await deps.proposals.set_status(proposal_id, status, SUBMITTED, now)
-    await deps.households.release_program(proposal["household_id"], proposal["program"], proposal_id)
+async def _apply_entry(deps: RegistryDeps, decree: DecreeIssued, entry: Beneficiary) -> None:
+    for _ in range(RETRIES):
+        household = await deps.households.get(entry.household_id)
+        if household is None:
+            return
+        changed = household.apply_decree(decree, entry, deps.clock.now())
+        if changed is None or await deps.households.save(changed, expected_version=household.version):
+            return
+    raise RuntimeError(f"household {entry.household_id} kept changing; the event will be delivered again")

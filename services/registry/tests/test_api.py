@@ -8,7 +8,7 @@ from siks_contracts import topics
 from siks_contracts.enums import Role
 from siks_kit.auth import issue_token
 from siks_kit.clock import FixedClock
-from siks_contracts.events import CaseStageChanged
+from siks_contracts.events import Beneficiary, CaseStageChanged, DecreeIssued
 from siks_kit.memory import MemoryDatabase, MemoryTransport, Record
 from siks_kit.settings import DEVELOPMENT_JWT_SECRET
 from siks_kit.testing import envelope, wait_for
@@ -74,16 +74,26 @@ def test_proposal_in_window_is_published_with_the_household_snapshot(env):
 
 
 def test_outside_the_window_is_409_naming_the_next_opening(env):
-    client, _, _, clock = env
+    client, _, bus, clock = env
     hid = client.post("/v1/households", json=household(), headers=auth()).json()["id"]
     clock.at = OUT_OF_WINDOW
     resp = client.post("/v1/proposals", json={"household_id": hid, "kind": "program", "program": "BPNT"},
                        headers=auth())
     assert resp.status_code == 409 and resp.headers["content-type"] == "application/problem+json"
     assert resp.json()["next_opening"] == "2027-01-15T00:00:00+07:00"
+    make_beneficiary(client, bus, hid, "BPNT")
     ineligible = client.post("/v1/proposals", json={"household_id": hid, "kind": "ineligibility", "program": "BPNT"},
                              headers=auth())
     assert ineligible.status_code == 201  # ineligibility reports are taken any day
+
+
+def make_beneficiary(client, bus, hid, program):
+    """The household becomes active in the programme by a decree (as the decree service would say)."""
+    decree = DecreeIssued(decree_id=f"d-{program}", number=f"1/{program}/HUK/2026", program=program,
+                          period="2026-12", issued_at=IN_WINDOW, count=1, content_hash="h",
+                          beneficiaries=[Beneficiary(proposal_id=f"p-{program}", household_id=hid,
+                                                     region_code=VILLAGE)])
+    client.portal.call(bus.deliver, Record(topics.DECREES, hid, envelope(decree).model_dump_json().encode(), {}))
 
 
 @pytest.mark.parametrize("body, where", [
@@ -176,19 +186,30 @@ def test_a_refused_household_leaves_no_claims(env):
     assert db.collection("nik_claims")._raw.find_one({"_id": "3204051306000001"}) is None
 
 
-def test_a_returned_case_reopens_the_programme_slot(env):
+def test_a_returned_case_keeps_the_programme_slot_a_rejected_one_releases_it(env):
     client, _, bus, _ = env
     hid = client.post("/v1/households", json=household(), headers=auth()).json()["id"]
     first = client.post("/v1/proposals", json={"household_id": hid, "kind": "dtks_new", "program": "PKH"},
                         headers=auth()).json()
-    returned = CaseStageChanged(proposal_id=first["id"], household_id=hid, program="PKH", region_code=VILLAGE,
-                                stage="returned", at=IN_WINDOW, reason_code="tidak_padan")
-    record = envelope(returned).model_dump_json().encode()
-    for _ in range(2):  # redelivered: the second changes nothing
-        client.portal.call(bus.deliver, Record(topics.CASES, "k", record, {}))
+
+    def deliver(stage):
+        change = CaseStageChanged(proposal_id=first["id"], household_id=hid, program="PKH", region_code=VILLAGE,
+                                  stage=stage, at=IN_WINDOW, reason_code="tidak_padan", round=1)
+        record = envelope(change).model_dump_json().encode()
+        for _ in range(2):  # redelivered: the second changes nothing
+            client.portal.call(bus.deliver, Record(topics.CASES, "k", record, {}))
+
+    def propose_again():
+        return client.post("/v1/proposals", json={"household_id": hid, "kind": "dtks_new", "program": "PKH"},
+                           headers=auth())
+
+    deliver("returned")
     assert client.get(f"/v1/proposals/{first['id']}", headers=auth()).json()["status"] == "returned"
-    again = client.post("/v1/proposals", json={"household_id": hid, "kind": "dtks_new", "program": "PKH"},
-                        headers=auth())
+    held = propose_again()  # the correction goes on under the returned proposal
+    assert held.status_code == 409 and held.json()["proposal_id"] == first["id"]
+    deliver("rejected")
+    assert client.get(f"/v1/proposals/{first['id']}", headers=auth()).json()["status"] == "rejected"
+    again = propose_again()
     assert again.status_code == 201 and again.json()["id"] != first["id"]
 
 
@@ -210,3 +231,17 @@ def test_search_by_nik_region_and_name_within_the_callers_scope(env):
     refused = search({"region": VILLAGE}, auth(region="32.04.06.2003"))
     assert refused.status_code == 403 and refused.headers["content-type"] == "application/problem+json"
     assert search({"nik": "12345"}).status_code == 422
+
+
+def test_every_registry_route_declares_a_response_model(env):
+    client, *_ = env
+    doc = client.get("/openapi.json").json()
+    routes = {(method, path): op for path, ops in doc["paths"].items() if path.startswith("/v1/")
+              for method, op in ops.items()}
+    assert ("patch", "/v1/households/{household_id}") in routes and ("post", "/v1/proposals/{proposal_id}/resubmit") in routes
+    for (method, path), op in routes.items():
+        ok = next(code for code in op["responses"] if code.startswith("2"))
+        schema = op["responses"][ok]["content"]["application/json"]["schema"]
+        assert schema.get("$ref", "").startswith("#/components/schemas/"), (method, path, schema)
+    proposal = doc["components"]["schemas"]["ProposalOut"]["properties"]
+    assert {"id", "household_id", "kind", "program", "status", "submitted_at", "round"} <= set(proposal)

@@ -1,152 +1,210 @@
-"""Verification use cases: open a case, record checks, move it up (or off) the ladder."""
+"""Verification use cases: load the case, ask the domain (domain/case.py and the ladder table
+in domain/ladder.py), store the case and its events in one write. No rule is decided here."""
 
 from dataclasses import dataclass
 from typing import Any
 
-from siks_contracts.actor import Actor
-from siks_contracts.enums import Program, Stage
+from siks_contracts.actor import Actor, system_actor
 from siks_contracts.envelope import Envelope, TraceContext, new_envelope
-from siks_contracts.events import CaseStageChanged, ChecksCompleted, DecreeIssued, HouseholdSnapshot, ProposalSubmitted
-from siks_kit.auth import require_role, require_scope
+from siks_contracts.events import ChecksCompleted, ChecksPending, DecreeIssued, ProposalSubmitted
 from siks_kit.clock import Clock
 from siks_kit.outbox import outbox_entry
-from siks_kit.problems import Conflict, NotFound, Problem
+from siks_kit.problems import PROBLEM, Conflict, NotFound, Problem
 from siks_kit.store import Database
 from siks_kit.tracing import link_current_span
 
 from .commands import Approve, Validate, Verify, WithReason
-from .domain.ladder import MOVES, IllegalMove, check_move
+from .domain.case import Case, CaseRules, CheckRound, Command, DecreeRef, Decision, Refused, Why
+from .domain.ladder import Action
 from .store.cases import CaseStore
 
 SERVICE = "verification"
+
+# How each kind of refusal reaches a person: status and problem type (docs/problems.md).
+_PROBLEM = {Why.ROLE: (403, PROBLEM.forbidden), Why.AREA: (403, PROBLEM.forbidden),
+            Why.INPUT: (422, PROBLEM.validation), Why.NOT_ON_LADDER: (409, PROBLEM.conflict),
+            Why.STAGE: (409, PROBLEM.conflict), Why.CHECKS: (409, PROBLEM.conflict),
+            Why.SEPARATION_OF_DUTIES: (409, PROBLEM.separation_of_duties),
+            Why.PROGRAMME_RULE: (409, PROBLEM.programme_rule), Why.DEADLINE: (409, PROBLEM.deadline_passed)}
+
+
+def problem_of(refusal: Refused) -> Problem:
+    facts = dict(refusal.facts)
+    pointer = facts.pop("pointer", None)
+    if pointer:
+        facts["errors"] = [{"pointer": pointer, "detail": refusal.detail}]
+    status, kind = _PROBLEM[refusal.why]
+    return Problem(status, refusal.detail, type_=kind, **facts)
 
 
 @dataclass
 class VerificationDeps:
     cases: CaseStore
     clock: Clock
+    rules: CaseRules
 
     @classmethod
-    def build(cls, db: Database, clock: Clock) -> "VerificationDeps":
-        return cls(CaseStore(db), clock)
+    def build(cls, db: Database, clock: Clock, rules: CaseRules | None = None) -> "VerificationDeps":
+        return cls(CaseStore(db), clock, rules or CaseRules())
 
     async def prepare(self) -> None:
         await self.cases.prepare()
 
 
-def public_case(doc: dict[str, Any]) -> dict[str, Any]:
-    keys = ("household_id", "stage", "program", "kind", "region_code", "checks", "checks_passed", "desil",
-            "history", "opened_at", "approval_reference", "version")
-    return {"proposal_id": doc["_id"], **{k: doc.get(k) for k in keys}}
+def _outbox(decision: Decision, actor: Actor, causation: Envelope | None = None) -> list[dict[str, Any]]:
+    case = decision.case
+    return [outbox_entry(new_envelope(payload=e, occurred_at=e.at, producer=SERVICE, actor=actor,
+                                      region_code=case.region_code, causation=causation), case.proposal_id)
+            for e in decision.events]
 
 
-def _stage_event(doc: dict[str, Any], to: Stage, actor: Actor, now, *, causation: Envelope | None = None,
-                 **extra: Any) -> Envelope:
-    payload = CaseStageChanged(proposal_id=doc["_id"], household_id=doc["household_id"],
-                               program=Program(doc["program"]), region_code=doc["region_code"], stage=to,
-                               previous_stage=Stage(doc["stage"]) if doc.get("stage") else None, at=now, **extra)
-    return new_envelope(payload=payload, occurred_at=now, producer=SERVICE, actor=actor,
-                        region_code=doc["region_code"], causation=causation)
+async def _save(deps: VerificationDeps, loaded: Case, decision: Decision, actor: Actor,
+                causation: Envelope | None = None) -> bool:
+    if decision.case.version == loaded.version:
+        return True  # nothing changed: a redelivery, or results of a round already over
+    return await deps.cases.save(decision.case, loaded.version, _outbox(decision, actor, causation))
+
+
+# ---------------------------------------------------------------------- events from other services
 
 
 async def on_proposal_submitted(deps: VerificationDeps, envelope: Envelope, p: ProposalSubmitted) -> None:
+    """A first submission opens the case; a resubmission (round n) takes it back to `submitted`."""
+    case, doc = await deps.cases.load(p.proposal_id)
     now = deps.clock.now()
-    doc = {"_id": p.proposal_id, "household_id": p.household_id, "program": p.program.value, "kind": p.kind.value,
-           "region_code": p.household.region_code, "opened_at": now, "version": 1,
-           "household": p.household.model_dump(mode="json"), "origin_trace": envelope.trace.model_dump()
-           if envelope.trace else None, "seen": [envelope.event_id]}
-    event = _stage_event(doc, Stage.SUBMITTED, envelope.actor, now, causation=envelope)
-    doc.update(stage=Stage.SUBMITTED.value,
-               history=[{"stage": "submitted", "actor": envelope.actor.sub, "role": envelope.actor.role.value,
-                         "at": p.submitted_at, "reason": None}],
-               outbox=[outbox_entry(event, p.proposal_id)])
-    doc["checks"], doc["checks_passed"] = [], None
-    await deps.cases.open(doc)  # False on a redelivery: the case is already open
+    if case is None:
+        decision = Case.open(p, envelope.actor, now, early=_early_checks(doc, p.round))
+        extra = {"origin_trace": envelope.trace.model_dump() if envelope.trace else None}
+        await deps.cases.insert(decision.case, _outbox(decision, envelope.actor, envelope), extra,
+                                replacing_early=doc is not None)
+        return
+    if p.round <= case.round:
+        return  # redelivered
+    try:
+        decision = case.act(Action.RESUBMIT, system_actor(envelope.producer), now,
+                            Command(proposal=p, by=envelope.actor), deps.rules)
+    except Refused as refusal:
+        raise _Ignored(refusal) from None
+    await _save(deps, case, decision, envelope.actor, envelope)
+
+
+class _Ignored(Exception):
+    """An event the case cannot take (it moved on meanwhile); the consumer dead-letters it with the reason."""
+
+    def __init__(self, refusal: Refused) -> None:
+        super().__init__(f"{refusal.why}: {refusal.detail}")
+
+
+def _early_checks(doc: dict[str, Any] | None, round_: int) -> CheckRound | None:
+    early = (doc or {}).get("early") or {}
+    if (done := early.get("completed")) and done.get("round", 1) == round_:
+        c = ChecksCompleted.model_validate(done)
+        return CheckRound(c.round, tuple(c.checks), c.passed, (), c.desil)
+    if (waiting := early.get("pending")) and waiting.get("round", 1) == round_:
+        w = ChecksPending.model_validate(waiting)
+        return CheckRound(w.round, tuple(w.checks), None, tuple(w.waiting_on))
+    return None
 
 
 async def on_checks_completed(deps: VerificationDeps, envelope: Envelope, c: ChecksCompleted) -> None:
-    fields = {"checks": [x.model_dump() for x in c.checks], "checks_passed": c.passed,
-              "checks_at": deps.clock.now()}
-    await deps.cases.record_checks(c.proposal_id, envelope.event_id, fields)
+    await _record(deps, c.proposal_id, "completed", c, lambda case: case.record_checks(c))
 
 
-async def _load(deps: VerificationDeps, actor: Actor, case_id: str) -> dict[str, Any]:
-    doc = await deps.cases.get(case_id)
-    if doc is None:
-        raise NotFound(f"case {case_id}")
-    require_scope(actor, doc["region_code"])
-    return doc
+async def on_checks_pending(deps: VerificationDeps, envelope: Envelope, c: ChecksPending) -> None:
+    await _record(deps, c.proposal_id, "pending", c, lambda case: case.record_pending(c))
 
 
-async def read_case(deps: VerificationDeps, actor: Actor, case_id: str) -> dict[str, Any]:
-    return public_case(await _load(deps, actor, case_id))
-
-
-async def move_case(deps: VerificationDeps, actor: Actor, case_id: str, move_name: str,
-                    body: Verify | Validate | WithReason, *, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    move = MOVES[move_name]
-    require_role(actor, *move.roles)
-    doc = await _load(deps, actor, case_id)
-    link_current_span(TraceContext(**doc["origin_trace"]) if doc.get("origin_trace") else None)
-    try:
-        check_move(move, Stage(doc["stage"]), doc.get("checks_passed"))
-    except IllegalMove as exc:
-        raise Conflict(str(exc), stage=doc["stage"]) from None
-    now = deps.clock.now()
-    reason = getattr(body, "reason_code", None)
-    note = getattr(body, "note", None)
-    desil = getattr(body, "desil", None)
-    extra = extra or {}
-    event = _stage_event(doc, move.to, actor, now, reason_code=reason, note=note, desil=desil, **extra)
-    set_ = {"stage": move.to.value, "updated_at": now}
-    if desil is not None:
-        set_["desil"] = desil
-    if "approval_reference" in extra:
-        set_["approval_reference"] = extra["approval_reference"]
-    history = {"stage": move.to.value, "actor": actor.sub, "role": actor.role.value, "at": now,
-               "reason": reason, "note": note}
-    if not await deps.cases.move(case_id, doc["stage"], set_, history, outbox_entry(event, case_id)):
-        raise Conflict("the case changed while you were working on it; reload and try again")
-    return public_case(await _load(deps, actor, case_id))
-
-
-async def approve_batch(deps: VerificationDeps, actor: Actor, cmd: Approve) -> dict[str, Any]:
-    """Pengesahan: every case must be validated and in the regent's region, else nothing moves."""
-    require_role(actor, *MOVES["approve"].roles)
-    docs, problems = [], []
-    for case_id in dict.fromkeys(cmd.case_ids):
-        doc = await deps.cases.get(case_id)
-        if doc is None:
-            problems.append({"case_id": case_id, "problem": "not found"})
-        elif not actor.covers(doc["region_code"]):
-            problems.append({"case_id": case_id, "problem": "outside your region"})
-        elif doc["stage"] != Stage.VALIDATED.value:
-            problems.append({"case_id": case_id, "problem": f"at stage {doc['stage']}, not validated"})
-        else:
-            docs.append(doc)
-    if problems:
-        raise Problem(409, f"{len(problems)} of {len(cmd.case_ids)} cases cannot be approved; none was",
-                      cases=problems)
-    approved = []
-    for doc in docs:
-        household = HouseholdSnapshot.model_validate(doc["household"])
-        result = await move_case(deps, actor, doc["_id"], "approve", Verify(note=None),
-                                 extra={"approval_reference": cmd.reference, "household": household})
-        approved.append(result["proposal_id"])
-    return {"approved": approved, "reference": cmd.reference, "count": len(approved)}
+async def _record(deps: VerificationDeps, case_id: str, field: str, payload: Any, decide) -> None:
+    for _ in range(5):  # a concurrent write (a person acting) moves the version: load again
+        case = await deps.cases.get(case_id)
+        if case is None:
+            if await deps.cases.keep_early(case_id, field, payload.model_dump(mode="json")):
+                return
+            continue  # the case opened meanwhile
+        if await _save(deps, case, decide(case), system_actor(SERVICE)):
+            return
+    raise Conflict(f"case {case_id} kept changing while its check results were recorded")
 
 
 async def on_decree_issued(deps: VerificationDeps, envelope: Envelope, d: DecreeIssued) -> None:
-    """Each approved case in the decree becomes `decreed`; the stage guard makes it idempotent."""
+    """Each case the decree lists takes the ladder's `decree` step; one already decreed stays."""
+    ref = DecreeRef(d.decree_id, d.number, d.program)
+    for entry in d.beneficiaries:
+        case = await deps.cases.get(entry.proposal_id)
+        if case is None or case.decree_id == d.decree_id:
+            continue  # not ours, or a redelivery
+        try:
+            # The decree service takes the ladder's system step, for the Minister who issued it.
+            decision = case.act(Action.DECREE, system_actor(envelope.producer), deps.clock.now(),
+                                Command(decree=ref, by=envelope.actor), deps.rules)
+        except Refused:
+            continue  # the case is not at `approved` (it cannot be: the decree took approved cases only)
+        await _save(deps, case, decision, envelope.actor, envelope)
+
+
+# ---------------------------------------------------------------------- people acting
+
+
+async def _load(deps: VerificationDeps, actor: Actor, case_id: str) -> tuple[Case, dict[str, Any]]:
+    case, doc = await deps.cases.load(case_id)
+    if case is None:
+        raise NotFound(f"case {case_id}")
+    if not actor.covers(case.region_code):
+        raise Problem(403, "the case's region is outside your scope", type_=PROBLEM.forbidden)
+    return case, doc
+
+
+async def read_case(deps: VerificationDeps, actor: Actor, case_id: str) -> Case:
+    return (await _load(deps, actor, case_id))[0]
+
+
+def _command(body: Verify | Validate | WithReason) -> Command:
+    return Command(note=getattr(body, "note", None), reason_code=getattr(body, "reason_code", None),
+                   desil=getattr(body, "desil", None), desil_reason=getattr(body, "desil_reason", None))
+
+
+async def move_case(deps: VerificationDeps, actor: Actor, case_id: str, action: Action,
+                    body: Verify | Validate | WithReason) -> Case:
+    case, doc = await _load(deps, actor, case_id)
+    link_current_span(TraceContext(**doc["origin_trace"]) if doc.get("origin_trace") else None)
+    try:
+        decision = case.act(action, actor, deps.clock.now(), _command(body), deps.rules)
+    except Refused as refusal:
+        raise problem_of(refusal) from None
+    if not await _save(deps, case, decision, actor):
+        raise Problem(409, "the case changed while you were working on it; reload and try again",
+                      type_=PROBLEM.stale_version)
+    return decision.case
+
+
+async def approve_batch(deps: VerificationDeps, actor: Actor, cmd: Approve) -> tuple[list[Case], str | None]:
+    """Pengesahan: every case is decided first; if any is refused, nothing moves (409 listing why)."""
     now = deps.clock.now()
-    for b in d.beneficiaries:
-        doc = await deps.cases.get(b.proposal_id)
-        if doc is None or doc["stage"] != Stage.APPROVED.value:
+    command = Command(reference=cmd.reference, approval_date=cmd.date, roll_over=cmd.roll_over, note=cmd.note)
+    decided: list[tuple[Case, Decision]] = []
+    problems: list[dict[str, Any]] = []
+    for case_id in dict.fromkeys(cmd.case_ids):
+        case = await deps.cases.get(case_id)
+        if case is None or not actor.covers(case.region_code):
+            # Out of scope reads as not found: a refusal never tells what lies outside your area.
+            problems.append({"case_id": case_id, "problem": "not found in your region"})
             continue
-        event = _stage_event(doc, Stage.DECREED, envelope.actor, now, causation=envelope,
-                             note=f"SK {d.number}")
-        history = {"stage": "decreed", "actor": envelope.actor.sub, "role": envelope.actor.role.value, "at": now,
-                   "reason": None, "note": f"SK {d.number}"}
-        await deps.cases.move(b.proposal_id, Stage.APPROVED.value,
-                              {"stage": Stage.DECREED.value, "decree_number": d.number, "updated_at": now},
-                              history, outbox_entry(event, b.proposal_id))
+        try:
+            decided.append((case, case.act(Action.APPROVE, actor, now, command, deps.rules)))
+        except Refused as refusal:
+            problems.append({"case_id": case_id, "problem": refusal.detail, "kind": refusal.why.value,
+                             **{k: v for k, v in refusal.facts.items() if k in ("rule", "next_period", "deadline")}})
+    if problems:
+        kinds = {p.get("kind") for p in problems}
+        status = 403 if kinds <= {Why.ROLE.value} else 409
+        first = problems[0]["problem"]
+        raise Problem(status, f"{len(problems)} of {len(cmd.case_ids)} cases cannot be approved; none was. "
+                              f"First: {first}", type_=PROBLEM.forbidden if status == 403 else PROBLEM.conflict,
+                      cases=problems)
+    approved = []
+    for case, decision in decided:
+        if not await _save(deps, case, decision, actor):
+            raise Conflict(f"case {case.proposal_id} changed while the batch was approved; the cases before it "
+                           "were approved, reload and approve the rest", approved=[c.proposal_id for c in approved])
+        approved.append(decision.case)
+    return approved, approved[0].period if approved else None

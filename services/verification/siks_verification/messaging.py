@@ -1,6 +1,6 @@
 """What verification says and hears on Kafka (subscribers are wired by siks_kit.service)."""
 
-from siks_contracts.events import CaseStageChanged, ChecksCompleted, DecreeIssued, ProposalSubmitted, type_of
+from siks_contracts.events import CaseStageChanged, ChecksCompleted, ChecksPending, DecreeIssued, ProposalSubmitted, type_of
 from siks_kit.consumer import Handler
 from siks_kit.service import ServiceSpec
 
@@ -9,10 +9,10 @@ from .handlers import VerificationDeps
 
 SPEC = ServiceSpec(
     name=handlers.SERVICE,
-    version="1.0.0",
+    version="1.1.0",
     description="The case of each proposal as it climbs the ladder: Dinas Sosial, BPS, the regent.",
     publishes=[type_of(CaseStageChanged)],
-    consumes=[type_of(ProposalSubmitted), type_of(ChecksCompleted), type_of(DecreeIssued)],
+    consumes=[type_of(ProposalSubmitted), type_of(ChecksCompleted), type_of(ChecksPending), type_of(DecreeIssued)],
     outbox_collections=["cases"],
 )
 
@@ -21,5 +21,6 @@ def subscriptions(deps: VerificationDeps) -> dict[str, Handler]:
     return {
         type_of(ProposalSubmitted): lambda env, p: handlers.on_proposal_submitted(deps, env, p),
         type_of(ChecksCompleted): lambda env, p: handlers.on_checks_completed(deps, env, p),
+        type_of(ChecksPending): lambda env, p: handlers.on_checks_pending(deps, env, p),
         type_of(DecreeIssued): lambda env, p: handlers.on_decree_issued(deps, env, p),
     }

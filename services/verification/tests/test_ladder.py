@@ -16,6 +16,8 @@ from siks_kit.testing import envelope
 from siks_verification import handlers
 from siks_verification.commands import Approve, Validate, Verify, WithReason
 from siks_verification.handlers import VerificationDeps
+from siks_verification.domain.ladder import Action
+from siks_verification.api.routes import case_out
 from siks_verification.messaging import subscriptions
 
 SUPERVISOR = Actor(sub="dinsos", role=Role.SUPERVISOR_KABKOTA, region=REGENCY)
@@ -42,7 +44,7 @@ async def deliver(consumer, topic, env):
 
 def checks(passed=True):
     status = "passed" if passed else "failed"
-    return ChecksCompleted(proposal_id="p-1", household_id="h-1", passed=passed,
+    return ChecksCompleted(proposal_id="p-1", household_id="h-1", passed=passed, desil=2,
                            checks=[CheckResult(name="dukcapil", status=status)])
 
 
@@ -51,7 +53,7 @@ async def test_proposal_opens_one_case_however_often_it_arrives(world):
     env = envelope(proposal_submitted())
     await deliver(consumer, topics.PROPOSALS, env)
     await deliver(consumer, topics.PROPOSALS, env)
-    case = await handlers.read_case(deps, SUPERVISOR, "p-1")
+    case = case_out(await handlers.read_case(deps, SUPERVISOR, "p-1")).model_dump(mode="json")
     assert case["stage"] == "submitted" and len(case["history"]) == 1
     assert len(outbox(db)) == 1
 
@@ -59,14 +61,14 @@ async def test_proposal_opens_one_case_however_often_it_arrives(world):
 async def test_checks_are_recorded_once_and_unlock_verification(world):
     deps, consumer, db = world
     await deliver(consumer, topics.PROPOSALS, envelope(proposal_submitted()))
-    with pytest.raises(Problem, match="have not arrived"):
-        await handlers.move_case(deps, SUPERVISOR, "p-1", "verify", Verify())
+    with pytest.raises(Problem, match="have not all arrived"):
+        await handlers.move_case(deps, SUPERVISOR, "p-1", Action.VERIFY, Verify())
     env = envelope(checks())
     await deliver(consumer, topics.CHECKS, env)
     await deliver(consumer, topics.CHECKS, env)
     raw = db.collection("cases")._raw.find_one({"_id": "p-1"})
-    assert raw["checks_passed"] is True and raw["seen"].count(env.event_id) == 1
-    assert (await handlers.move_case(deps, SUPERVISOR, "p-1", "verify", Verify()))["stage"] == "verified"
+    assert raw["check_round"]["passed"] is True and raw["version"] == 2  # recorded once
+    assert (await handlers.move_case(deps, SUPERVISOR, "p-1", Action.VERIFY, Verify())).stage == "verified"
 
 
 async def test_checks_before_the_case_wait_for_it_and_are_not_lost(world):
@@ -79,7 +81,7 @@ async def test_checks_before_the_case_wait_for_it_and_are_not_lost(world):
     for _ in range(2):
         await deliver(consumer, topics.PROPOSALS, proposal)
     await deliver(consumer, topics.CHECKS, early)
-    case = await handlers.read_case(deps, SUPERVISOR, "p-1")
+    case = case_out(await handlers.read_case(deps, SUPERVISOR, "p-1")).model_dump(mode="json")
     assert case["stage"] == "submitted" and case["checks_passed"] is True and len(case["history"]) == 1
     assert len(outbox(db)) == 1 and consumer._transport.published == []
 
@@ -89,9 +91,9 @@ async def test_failed_checks_block_verify_but_allow_return(world):
     await deliver(consumer, topics.PROPOSALS, envelope(proposal_submitted()))
     await deliver(consumer, topics.CHECKS, envelope(checks(passed=False)))
     with pytest.raises(Problem, match="did not pass"):
-        await handlers.move_case(deps, SUPERVISOR, "p-1", "verify", Verify())
-    returned = await handlers.move_case(deps, SUPERVISOR, "p-1", "return", WithReason(reason_code="tidak_padan"))
-    assert returned["stage"] == "returned" and returned["history"][-1]["reason"] == "tidak_padan"
+        await handlers.move_case(deps, SUPERVISOR, "p-1", Action.VERIFY, Verify())
+    returned = await handlers.move_case(deps, SUPERVISOR, "p-1", Action.RETURN, WithReason(reason_code="tidak_padan"))
+    assert returned.stage == "returned" and returned.history[-1].reason == "tidak_padan"
 
 
 async def test_full_climb_roles_scope_and_decree(world):
@@ -99,25 +101,25 @@ async def test_full_climb_roles_scope_and_decree(world):
     await deliver(consumer, topics.PROPOSALS, envelope(proposal_submitted()))
     await deliver(consumer, topics.CHECKS, envelope(checks()))
     with pytest.raises(Problem) as wrong_role:
-        await handlers.move_case(deps, VALIDATOR, "p-1", "verify", Verify())
+        await handlers.move_case(deps, VALIDATOR, "p-1", Action.VERIFY, Verify())
     assert wrong_role.value.status == 403
     other_regency = Actor(sub="x", role=Role.SUPERVISOR_KABKOTA, region="33.22")
     with pytest.raises(Problem) as out_of_scope:
-        await handlers.move_case(deps, other_regency, "p-1", "verify", Verify())
+        await handlers.move_case(deps, other_regency, "p-1", Action.VERIFY, Verify())
     assert out_of_scope.value.status == 403
-    await handlers.move_case(deps, SUPERVISOR, "p-1", "verify", Verify())
-    validated = await handlers.move_case(deps, VALIDATOR, "p-1", "validate", Validate(desil=2))
-    assert validated["desil"] == 2
-    result = await handlers.approve_batch(deps, REGENT, Approve(case_ids=["p-1"], reference="BA-01"))
-    assert result["approved"] == ["p-1"]
+    await handlers.move_case(deps, SUPERVISOR, "p-1", Action.VERIFY, Verify())
+    validated = await handlers.move_case(deps, VALIDATOR, "p-1", Action.VALIDATE, Validate(desil=2))
+    assert validated.desil == 2
+    approved, period = await handlers.approve_batch(deps, REGENT, Approve(case_ids=["p-1"], reference="BA-01"))
+    assert [c.proposal_id for c in approved] == ["p-1"] and period == "2026-12"
     decree = envelope(DecreeIssued(decree_id="d-1", number="1/HUK/2026", program="PKH", period="2026-12",
                                    issued_at=datetime(2026, 12, 20, tzinfo=UTC), count=1, content_hash="sha256:x",
                                    beneficiaries=[Beneficiary(proposal_id="p-1", household_id="h-1",
-                                                              region_code=VILLAGE)]), actor=MENSOS)
+                                                              region_code=VILLAGE)]), actor=MENSOS, producer="decree")
     await deliver(consumer, topics.DECREES, decree)
     events_before = len(outbox(db))
     await deliver(consumer, topics.DECREES, decree)
-    case = await handlers.read_case(deps, SUPERVISOR, "p-1")
+    case = case_out(await handlers.read_case(deps, SUPERVISOR, "p-1")).model_dump(mode="json")
     assert [h["stage"] for h in case["history"]] == ["submitted", "verified", "validated", "approved", "decreed"]
     assert len(outbox(db)) == events_before == 5
 
@@ -128,4 +130,47 @@ async def test_batch_approval_is_all_or_nothing(world):
     with pytest.raises(Problem) as refused:
         await handlers.approve_batch(deps, REGENT, Approve(case_ids=["p-1", "nope"], reference="BA-02"))
     assert refused.value.status == 409 and len(refused.value.extra["cases"]) == 2
-    assert (await handlers.read_case(deps, SUPERVISOR, "p-1"))["stage"] == "submitted"
+    assert (await handlers.read_case(deps, SUPERVISOR, "p-1")).stage == "submitted"
+
+
+async def test_a_resubmission_reopens_the_returned_case_for_a_new_round_of_checks(world):
+    deps, consumer, db = world
+    await deliver(consumer, topics.PROPOSALS, envelope(proposal_submitted()))
+    await deliver(consumer, topics.CHECKS, envelope(checks()))
+    await handlers.move_case(deps, SUPERVISOR, "p-1", Action.RETURN, WithReason(reason_code="kk_salah"))
+    again = envelope(proposal_submitted().model_copy(update={"round": 2}), producer="registry")
+    await deliver(consumer, topics.PROPOSALS, again)
+    await deliver(consumer, topics.PROPOSALS, again)  # redelivered: nothing twice
+    case = case_out(await handlers.read_case(deps, SUPERVISOR, "p-1"))
+    assert (case.stage, case.round, case.checks_round, case.checks_passed) == ("submitted", 2, 2, None)
+    await deliver(consumer, topics.CHECKS, envelope(checks()))  # round 1's results, late: ignored
+    assert (await handlers.read_case(deps, SUPERVISOR, "p-1")).checks.passed is None
+    await deliver(consumer, topics.CHECKS, envelope(checks().model_copy(update={"round": 2})))
+    case = case_out(await handlers.read_case(deps, SUPERVISOR, "p-1"))
+    assert case.checks_passed is True and case.waiting_on == ["supervisor_kabkota"]
+    assert [(h.stage, h.round) for h in case.history] == [("submitted", 1), ("returned", 1), ("submitted", 2)]
+    assert len(outbox(db)) == 3
+
+
+async def test_pending_checks_show_which_outside_system_the_case_waits_for(world):
+    from siks_contracts.events import ChecksPending
+    deps, consumer, _ = world
+    await deliver(consumer, topics.PROPOSALS, envelope(proposal_submitted()))
+    await deliver(consumer, topics.CHECKS, envelope(ChecksPending(
+        proposal_id="p-1", household_id="h-1", waiting_on=["dukcapil"],
+        checks=[CheckResult(name="dukcapil", status="pending")])))
+    case = case_out(await handlers.read_case(deps, SUPERVISOR, "p-1"))
+    assert case.waiting_on == ["dukcapil"] and case.checks_passed is None
+
+
+async def test_refusals_become_problems_that_name_the_rule(world):
+    deps, consumer, _ = world
+    await deliver(consumer, topics.PROPOSALS, envelope(proposal_submitted()))
+    await deliver(consumer, topics.CHECKS, envelope(checks().model_copy(update={"desil": 6})))
+    await handlers.move_case(deps, SUPERVISOR, "p-1", Action.VERIFY, Verify())
+    with pytest.raises(Problem) as refused:
+        await handlers.move_case(deps, VALIDATOR, "p-1", Action.VALIDATE, Validate())
+    assert refused.value.status == 409 and refused.value.extra["rule"] == "PKH: desil 1-4"
+    with pytest.raises(Problem) as unreasoned:
+        await handlers.move_case(deps, VALIDATOR, "p-1", Action.VALIDATE, Validate(desil=2))
+    assert unreasoned.value.status == 422 and unreasoned.value.extra["errors"][0]["pointer"] == "/desil_reason"

@@ -1,4 +1,8 @@
-"""The frozen beneficiary list as files officials open: CSV and XLSX (interface v1)."""
+"""The frozen beneficiary list as files officials open: CSV and XLSX (interface v1).
+
+Every text cell is neutralised against formula injection (OWASP "CSV injection"): a cell that
+starts with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading single quote, so a
+spreadsheet shows it as text instead of running it. Names are not the only text a list carries."""
 
 import csv
 import io
@@ -6,14 +10,22 @@ from typing import Any
 
 from openpyxl import Workbook
 
-COLUMNS = ["proposal_id", "household_id", "region_code", "kk_number", "head_nik", "head_name", "members"]
+COLUMNS = ["proposal_id", "household_id", "region_code", "kk_number", "head_nik", "head_name", "members", "change", "reason"]
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: Any) -> Any:
+    """Text that a spreadsheet would read as a formula, prefixed with `'`; anything else as it is."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
 
 
 def as_csv(rows: list[dict[str, Any]]) -> bytes:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=COLUMNS)
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({c: neutralise(row.get(c, "")) for c in COLUMNS} for row in rows)
     return buf.getvalue().encode()
 
 
@@ -24,11 +36,11 @@ def as_xlsx(decree: dict[str, Any], rows: list[dict[str, Any]]) -> bytes:
     listing = book.create_sheet("beneficiaries")
     listing.append(COLUMNS)
     for row in rows:
-        listing.append([row[c] if c == "members" else str(row[c]) for c in COLUMNS])
+        listing.append([row.get(c) if c == "members" else neutralise(str(row.get(c, ""))) for c in COLUMNS])
     about = book.create_sheet("decree")
     for key in ("number", "program", "period", "status", "issued_at", "count", "content_hash", "id"):
         value = decree.get(key)
-        about.append([key, "" if value is None else str(value)])
+        about.append([key, "" if value is None else neutralise(str(value))])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

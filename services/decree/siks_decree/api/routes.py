@@ -1,65 +1,94 @@
 """HTTP routes of decree: the Minister's SK, its frozen list, and public Cek Bansos."""
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import Response
-from siks_kit.auth import CurrentActor
+from fastapi import APIRouter, Depends, Query, Request, Response
 from siks_contracts.enums import Program
+from siks_kit.auth import CurrentActor
+from siks_kit.problems import problem_responses
 from siks_kit.service import deps_of
 
 from .. import handlers
-from ..commands import DraftDecree
-from . import exports
+from ..commands import (PERIOD, AbandonOut, BeneficiaryList, BeneficiaryRow, CandidateOut, CandidatesOut, DecreeOut, DraftDecree,
+                        PublicStatusOut, StatusQuery)
+from ..domain.decree import Decree
 from ..handlers import DecreeDeps
+from . import exports
 
 Deps = Annotated[DecreeDeps, Depends(deps_of)]
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", responses=problem_responses(403, 404, 409))
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _public_limit(request: Request) -> None:
     request.app.state.public_rate_limit(request)
 
 
+def decree_out(d: Decree) -> DecreeOut:
+    return DecreeOut(id=d.id, program=d.program, period=d.period, status=d.status.value, number=d.number,
+                     issued_at=d.issued_at, count=len(d.entries), content_hash=d.content_hash, drafted_at=d.drafted_at)
+
+
 @router.post("/decrees", status_code=201, tags=["decrees"])
-async def draft(body: DraftDecree, actor: CurrentActor, deps: Deps) -> dict[str, Any]:
-    return await handlers.draft(deps, actor, body)
+async def draft(body: DraftDecree, actor: CurrentActor, deps: Deps) -> DecreeOut:
+    """Drafts the programme's decree for the period; drafting again refreshes the same draft."""
+    return decree_out(await handlers.draft(deps, actor, body))
 
 
 @router.get("/decrees/candidates", tags=["decrees"])
 async def candidates(actor: CurrentActor, deps: Deps, program: Program,
-                     period: Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]) -> dict[str, Any]:
+                     period: Annotated[str, Query(pattern=PERIOD)]) -> CandidatesOut:
     """How many approved cases wait for a decree of this programme and period."""
-    return await handlers.candidate_count(deps, actor, program, period)
+    return CandidatesOut(**await handlers.candidate_count(deps, actor, program, period))
+
+
+@router.get("/decrees/candidates/{proposal_id}", tags=["decrees"])
+async def candidate(proposal_id: str, actor: CurrentActor, deps: Deps) -> CandidateOut:
+    """Which programme period (and draft) an approved case goes into."""
+    return CandidateOut(**await handlers.candidate(deps, actor, proposal_id))
 
 
 @router.post("/decrees/{decree_id}/issue", tags=["decrees"])
-async def issue(decree_id: str, actor: CurrentActor, deps: Deps) -> dict[str, Any]:
-    return await handlers.issue(deps, actor, decree_id)
+async def issue(decree_id: str, actor: CurrentActor, deps: Deps) -> DecreeOut:
+    """Issues the SK; issuing an issued decree again answers with it and changes nothing."""
+    return decree_out(await handlers.issue(deps, actor, decree_id))
+
+
+@router.delete("/decrees/{decree_id}", tags=["decrees"])
+async def abandon(decree_id: str, actor: CurrentActor, deps: Deps) -> AbandonOut:
+    """Drops a draft; its cases wait for the next draft again."""
+    return AbandonOut(id=decree_id, released=await handlers.abandon(deps, actor, decree_id))
 
 
 @router.get("/decrees/{decree_id}", tags=["decrees"])
-async def read(decree_id: str, actor: CurrentActor, deps: Deps) -> dict[str, Any]:
-    return await handlers.read_decree(deps, decree_id)
+async def read(decree_id: str, actor: CurrentActor, deps: Deps) -> DecreeOut:
+    return decree_out(await handlers.read_decree(deps, decree_id))
 
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-@router.get("/decrees/{decree_id}/beneficiaries", tags=["decrees"])
+@router.get("/decrees/{decree_id}/beneficiaries", tags=["decrees"], response_model=BeneficiaryList,
+            responses={200: {"content": {"text/csv": {}, XLSX: {}}}})
 async def beneficiaries(decree_id: str, actor: CurrentActor, deps: Deps,
-                        format: Annotated[str, Query(pattern="^(json|csv|xlsx)$")] = "json") -> Any:
+                        format: Annotated[str, Query(pattern="^(json|csv|xlsx)$")] = "json") -> Response | BeneficiaryList:
     """The frozen list, within the caller's region: JSON, or a file (`format=csv|xlsx`)."""
     decree, rows = await handlers.beneficiaries(deps, actor, decree_id)
     if format == "json":
-        return {"decree": decree, "count": len(rows), "items": rows}
-    body, media = (exports.as_csv(rows), "text/csv") if format == "csv" else (exports.as_xlsx(decree, rows), XLSX)
+        return BeneficiaryList(decree=decree_out(decree), count=len(rows), items=[BeneficiaryRow(**r) for r in rows])
+    about = decree_out(decree).model_dump(mode="json")
+    body, media = (exports.as_csv(rows), "text/csv") if format == "csv" else (exports.as_xlsx(about, rows), XLSX)
     return Response(body, media_type=media,
                     headers={"Content-Disposition": f'attachment; filename="sk-{decree_id}.{format}"'})
 
 
-@router.get("/public/status", tags=["public"], dependencies=[Depends(_public_limit)])
-async def public_status(deps: Deps, nik: Annotated[str, Query(pattern=r"^\d{16}$")],
-                        name: Annotated[str, Query(min_length=1, max_length=120)]) -> dict[str, Any]:
+@router.post("/public/status", tags=["public"], dependencies=[Depends(_public_limit)],
+             responses=problem_responses(429))
+async def public_status(body: StatusQuery, deps: Deps) -> PublicStatusOut:
     """Cek Bansos: status by NIK and name, masked. No token needed; rate limited."""
-    return await handlers.public_status(deps, nik, name)
+    return PublicStatusOut(**await handlers.public_status(deps, body.nik, body.name))
+
+
+@router.get("/public/status", tags=["public"], dependencies=[Depends(_public_limit)], deprecated=True,
+            responses=problem_responses(429))
+async def public_status_by_query(deps: Deps, nik: Annotated[str, Query(pattern=r"^\d{16}$")],
+                                 name: Annotated[str, Query(min_length=1, max_length=120)]) -> PublicStatusOut:
+    """Cek Bansos by query string (deprecated: URLs end up in logs; use POST)."""
+    return PublicStatusOut(**await handlers.public_status(deps, nik, name))

@@ -1,25 +1,52 @@
-"""Decree rules: which approved cases a draft takes, how the frozen list is hashed and numbered."""
+"""The Minister's decree (SK Mensos) and its entries: which approved cases a draft takes, how
+the frozen list is hashed and numbered, and how issuing works. One decree per programme and
+period; a change approved after a period's decree was issued goes into the next period's.
+No I/O and no clock: the caller passes `now` and what was read."""
+
+from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-DRAFT = "draft"
-ISSUED = "issued"
+from siks_contracts.actor import Actor
+from siks_contracts.enums import EntryChange, Program, ProposalKind, RemovalReason, Stage
+from siks_contracts.events import Beneficiary, CaseStageChanged, DecreeIssued, HouseholdSnapshot
+
+
+class Status(StrEnum):
+    DRAFTING = "drafting"  # claiming candidates; a draft that dies here is taken over or released
+    DRAFT = "draft"
+    ISSUED = "issued"
+
+
+DRAFT, ISSUED = Status.DRAFT.value, Status.ISSUED.value
+# A draft still `drafting` after this long was abandoned by a crash: the next draft takes it over.
+DRAFTING_LEASE = timedelta(minutes=2)
+
+
+class DecreeRefused(Exception):
+    def __init__(self, detail: str, status: int = 409, **facts: object) -> None:
+        super().__init__(detail)
+        self.detail, self.status, self.facts = detail, status, facts
 
 
 def period_of(at: datetime, timezone: str = "Asia/Jakarta") -> str:
-    """The decree period ("YYYY-MM") an approval falls in, in Indonesian time."""
+    """The decree period ("YYYY-MM") a moment falls in, in Indonesian time."""
     return at.astimezone(ZoneInfo(timezone)).strftime("%Y-%m")
 
 
-def content_hash(program: str, period: str, beneficiaries: list[dict]) -> str:
-    """SHA-256 over the canonical list: anyone holding the list can prove it is the decreed one."""
-    rows = sorted((b["proposal_id"], b["household_id"], b["region_code"]) for b in beneficiaries)
-    canonical = json.dumps({"program": program, "period": period, "beneficiaries": rows},
-                           separators=(",", ":"), sort_keys=True)
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+def next_period(period: str) -> str:
+    year, month = int(period[:4]), int(period[5:])
+    return f"{year + 1:04d}-01" if month == 12 else f"{year:04d}-{month + 1:02d}"
+
+
+def decree_id_of(program: Program | str, period: str) -> str:
+    """One decree per programme and period: its id says which, so two drafts are one."""
+    return f"{Program(program).value}-{period}"
 
 
 def decree_number(sequence: int, year: int) -> str:
@@ -29,3 +56,116 @@ def decree_number(sequence: int, year: int) -> str:
 
 def normalise_name(name: str) -> str:
     return " ".join(name.split()).casefold()
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One row of a decree: a household added to the programme's roll, or removed with a reason."""
+
+    proposal_id: str
+    household_id: str
+    region_code: str
+    change: EntryChange
+    household: HouseholdSnapshot
+    reason: RemovalReason | None = None
+    tier: int | None = None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An approved case waiting for its programme's decree."""
+
+    entry: Entry
+    program: Program
+    period: str
+    approved_at: datetime
+    approval_reference: str | None
+
+    @classmethod
+    def from_case(cls, c: CaseStageChanged, issued_periods: set[str]) -> Candidate | None:
+        """A case approved for the roll becomes a candidate of its period, or of the first
+        period after it whose decree is not issued yet. Updates change no roll: None."""
+        if c.stage is not Stage.APPROVED or c.household is None or c.kind is ProposalKind.UPDATE:
+            return None
+        removal = c.kind is ProposalKind.INELIGIBILITY or c.removal_reason is not None
+        change = EntryChange.REMOVED if removal else EntryChange.ADDED
+        reason = (c.removal_reason or RemovalReason.INELIGIBLE) if removal else None
+        period = c.period or period_of(c.at)
+        while period in issued_periods:
+            period = next_period(period)
+        entry = Entry(c.proposal_id, c.household_id, c.region_code, change, c.household, reason, c.tier)
+        return cls(entry, c.program, period, c.at, c.approval_reference)
+
+
+def content_hash(program: str, period: str, entries: list[Entry]) -> str:
+    """SHA-256 over the canonical list: anyone holding the list can prove it is the decreed one."""
+    rows = sorted((e.proposal_id, e.household_id, e.region_code, e.change.value, e.reason.value if e.reason else "")
+                  for e in entries)
+    canonical = json.dumps({"program": program, "period": period, "entries": rows},
+                           separators=(",", ":"), sort_keys=True)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Decree:
+    id: str
+    program: Program
+    period: str
+    status: Status
+    drafted_at: datetime
+    drafted_by: str
+    entries: tuple[Entry, ...] = ()
+    number: str | None = None
+    issued_at: datetime | None = None
+    issued_by: str | None = None
+    content_hash: str | None = None
+    version: int = 1
+
+    @classmethod
+    def start(cls, program: Program, period: str, by: Actor, now: datetime) -> Decree:
+        return cls(decree_id_of(program, period), program, period, Status.DRAFTING, now, by.sub)
+
+    def may_take_over(self, now: datetime) -> bool:
+        """Whether a new draft may take this decree: a finished draft is refreshed; one still
+        `drafting` only when its drafter is gone (past the lease)."""
+        if self.status is Status.ISSUED:
+            raise DecreeRefused(f"the {self.program} decree for {self.period} is issued as SK {self.number}; "
+                                f"cases approved since go into {next_period(self.period)}",
+                                decree_id=self.id, next_period=next_period(self.period))
+        return self.status is Status.DRAFT or now - self.drafted_at > DRAFTING_LEASE
+
+    def reopened(self, by: Actor, now: datetime) -> Decree:
+        """Back to drafting, for a new draft of the same programme and period."""
+        if not self.may_take_over(now):
+            raise DecreeRefused(f"the {self.program} decree for {self.period} is being drafted right now; "
+                                "try again in a moment", decree_id=self.id)
+        return replace(self, status=Status.DRAFTING, drafted_at=now, drafted_by=by.sub, version=self.version + 1)
+
+    def drafted(self, entries: list[Entry], by: Actor, now: datetime) -> Decree:
+        if not entries:
+            raise DecreeRefused(f"no approved {self.program} cases wait for a decree in {self.period}")
+        ordered = tuple(sorted(entries, key=lambda e: e.proposal_id))
+        return replace(self, status=Status.DRAFT, entries=ordered, drafted_at=now, drafted_by=by.sub,
+                       content_hash=content_hash(self.program.value, self.period, list(ordered)),
+                       version=self.version + 1)
+
+    def issue(self, sequence: int, by: Actor, now: datetime) -> tuple[Decree, DecreeIssued | None]:
+        """Issues the draft; issuing an issued decree changes nothing and says nothing again."""
+        if self.status is Status.ISSUED:
+            return self, None
+        if self.status is not Status.DRAFT:
+            raise DecreeRefused(f"decree {self.id} is still being drafted; try again in a moment")
+        number = decree_number(sequence, now.year)
+        issued = replace(self, status=Status.ISSUED, number=number, issued_at=now, issued_by=by.sub,
+                         version=self.version + 1)
+        event = DecreeIssued(
+            decree_id=self.id, number=number, program=self.program, period=self.period, issued_at=now,
+            count=len(self.entries), content_hash=self.content_hash or "",
+            beneficiaries=[Beneficiary(proposal_id=e.proposal_id, household_id=e.household_id,
+                                       region_code=e.region_code, change=e.change, reason=e.reason)
+                           for e in self.entries])
+        return issued, event
+
+    def may_abandon(self) -> None:
+        if self.status is Status.ISSUED:
+            raise DecreeRefused(f"decree {self.id} is issued as SK {self.number}; an issued decree stands")

@@ -1,9 +1,29 @@
-"""Approved candidates, decrees, the public status index, and counters."""
+"""Candidates, decrees, rolls and the public status index; the repositories map the domain's
+objects to documents and back. Every change of a decree, a standing or a person's status is
+one conditional write on the version it was read at."""
 
 from typing import Any
 
-
+from siks_contracts.enums import EntryChange, Program, RemovalReason
+from siks_contracts.events import HouseholdSnapshot
 from siks_kit.store import Collection, Database, Document, insert_new
+
+from ..domain.decree import Candidate, Decree, Entry, Status
+from ..domain.roll import PublicStatus, Standing
+
+CLAIM_BATCH = 500  # candidates claimed by one conditional update
+
+
+def _entry_doc(e: Entry) -> dict[str, Any]:
+    return {"proposal_id": e.proposal_id, "household_id": e.household_id, "region_code": e.region_code,
+            "change": e.change.value, "reason": e.reason.value if e.reason else None, "tier": e.tier,
+            "household": e.household.model_dump(mode="json")}
+
+
+def _entry_of(d: dict[str, Any]) -> Entry:
+    return Entry(d["proposal_id"], d["household_id"], d["region_code"], EntryChange(d.get("change", "added")),
+                 HouseholdSnapshot.model_validate(d["household"]),
+                 RemovalReason(d["reason"]) if d.get("reason") else None, d.get("tier"))
 
 
 class CandidateStore:
@@ -15,15 +35,36 @@ class CandidateStore:
     async def prepare(self) -> None:
         await self.coll.create_index([("program", 1), ("period", 1), ("decree_id", 1)])
 
-    async def add(self, doc: Document) -> bool:
-        return await insert_new(self.coll, doc)
+    async def add(self, c: Candidate) -> bool:
+        return await insert_new(self.coll, {"_id": c.entry.proposal_id, **_entry_doc(c.entry),
+                                            "program": c.program.value, "period": c.period,
+                                            "approved_at": c.approved_at, "approval_reference": c.approval_reference,
+                                            "decree_id": None})
 
-    async def undecreed(self, program: str, period: str) -> list[Document]:
-        return await self.coll.find({"program": program, "period": period, "decree_id": None},
-                                    sort=[("_id", 1)])
+    async def waiting(self, program: str, period: str, limit: int = 0) -> list[str]:
+        docs = await self.coll.find({"program": program, "period": period, "decree_id": None}, sort=[("_id", 1)],
+                                    limit=limit, projection={"_id": 1})
+        return [d["_id"] for d in docs]
 
-    async def claim(self, proposal_id: str, decree_id: str) -> bool:
-        return await self.coll.update_one({"_id": proposal_id, "decree_id": None}, {"$set": {"decree_id": decree_id}})
+    async def where(self, proposal_id: str) -> tuple[str, str, str | None] | None:
+        """(program, period, decree id or None) of one candidate."""
+        doc = await self.coll.find_one({"_id": proposal_id}, {"program": 1, "period": 1, "decree_id": 1})
+        return (doc["program"], doc["period"], doc.get("decree_id")) if doc else None
+
+    async def claim(self, ids: list[str], decree_id: str) -> int:
+        """A single conditional update: takes those of `ids` no decree holds yet."""
+        return await self.coll.update_many({"_id": {"$in": ids}, "decree_id": None}, {"$set": {"decree_id": decree_id}})
+
+    async def claimed(self, decree_id: str) -> list[Entry]:
+        return [_entry_of(d) for d in await self.coll.find({"decree_id": decree_id}, sort=[("_id", 1)])]
+
+    async def release(self, decree_id: str) -> int:
+        return await self.coll.update_many({"decree_id": decree_id}, {"$set": {"decree_id": None}})
+
+    async def move_waiting(self, program: str, period: str, to_period: str) -> int:
+        """Cases that arrived for a period whose decree is issued go into the next one."""
+        return await self.coll.update_many({"program": program, "period": period, "decree_id": None},
+                                           {"$set": {"period": to_period}})
 
 
 class DecreeStore:
@@ -32,30 +73,73 @@ class DecreeStore:
         self.counters: Collection = db.collection("counters")
 
     async def prepare(self) -> None:
-        await self.coll.create_index([("program", 1), ("period", 1), ("status", 1)])
+        await self.coll.create_index([("program", 1), ("status", 1)])
 
-    async def add(self, doc: Document) -> None:
-        await self.coll.insert_one(doc)
+    @staticmethod
+    def _doc(d: Decree) -> Document:
+        return {"_id": d.id, "program": d.program.value, "period": d.period, "status": d.status.value,
+                "drafted_at": d.drafted_at, "drafted_by": d.drafted_by, "entries": [_entry_doc(e) for e in d.entries],
+                "count": len(d.entries), "number": d.number, "issued_at": d.issued_at, "issued_by": d.issued_by,
+                "content_hash": d.content_hash, "version": d.version}
 
-    async def get(self, decree_id: str, *, with_members: bool = False) -> Document | None:
-        projection: dict[str, Any] = {"outbox": 0, "seen": 0}
-        if not with_members:
-            projection["beneficiaries.household"] = 0
-        return await self.coll.find_one({"_id": decree_id}, projection)
+    async def get(self, decree_id: str) -> Decree | None:
+        doc = await self.coll.find_one({"_id": decree_id}, {"outbox": 0})
+        if doc is None:
+            return None
+        return Decree(doc["_id"], Program(doc["program"]), doc["period"], Status(doc["status"]), doc["drafted_at"],
+                      doc["drafted_by"], tuple(_entry_of(e) for e in doc.get("entries", [])), doc.get("number"),
+                      doc.get("issued_at"), doc.get("issued_by"), doc.get("content_hash"), doc["version"])
 
-    async def open_draft(self, program: str, period: str) -> Document | None:
-        return await self.coll.find_one({"program": program, "period": period, "status": "draft"}, {"_id": 1})
+    async def insert(self, d: Decree) -> bool:
+        return await insert_new(self.coll, self._doc(d))
 
-    async def issue(self, decree_id: str, fields: dict[str, Any], outbox: dict[str, Any]) -> bool:
-        return await self.coll.update_one({"_id": decree_id, "status": "draft"},
-                                          {"$set": fields, "$push": {"outbox": outbox}})
+    async def save(self, d: Decree, loaded_version: int, outbox: list[dict[str, Any]] | None = None) -> bool:
+        update: dict[str, Any] = {"$set": {k: v for k, v in self._doc(d).items() if k != "_id"}}
+        if outbox:
+            update["$push"] = {"outbox": {"$each": outbox}}
+        return await self.coll.update_one({"_id": d.id, "version": loaded_version}, update)
 
-    async def mark_projected(self, decree_id: str, event_id: str) -> bool:
-        return await self.coll.update_one({"_id": decree_id, "seen": {"$ne": event_id}},
-                                          {"$push": {"seen": event_id}})
+    async def delete(self, d: Decree) -> bool:
+        return await self.coll.delete_one({"_id": d.id, "version": d.version})
+
+    async def issued_periods(self, program: str) -> set[str]:
+        return {d["period"] for d in await self.coll.find({"program": program, "status": Status.ISSUED.value},
+                                                          projection={"period": 1})}
 
     async def next_number(self, year: int) -> int:
         return await self.counters.increment(f"decree-{year}")
+
+
+def _standing_doc(s: Standing) -> dict[str, Any]:
+    return {"program": s.program.value, "status": s.status, "period": s.period, "sk_number": s.sk_number,
+            "decree_id": s.decree_id, "order": s.order, "since_period": s.since_period,
+            "reason": s.reason.value if s.reason else None}
+
+
+def _standing_of(d: dict[str, Any]) -> Standing:
+    return Standing(Program(d["program"]), d["status"], d["period"], d["sk_number"], d["decree_id"], d["order"],
+                    d["since_period"], RemovalReason(d["reason"]) if d.get("reason") else None)
+
+
+class RollStore:
+    """Each programme's roll: one document per programme and household."""
+
+    def __init__(self, db: Database) -> None:
+        self.coll: Collection = db.collection("rolls")
+
+    async def prepare(self) -> None:
+        await self.coll.create_index([("program", 1), ("status", 1)])
+
+    async def get(self, program: Program, household_id: str) -> tuple[Standing | None, int]:
+        doc = await self.coll.find_one({"_id": f"{program.value}:{household_id}"})
+        return (_standing_of(doc), doc["version"]) if doc else (None, 0)
+
+    async def put(self, household_id: str, s: Standing, loaded_version: int) -> bool:
+        body = {**_standing_doc(s), "household_id": household_id, "version": loaded_version + 1}
+        if loaded_version == 0:
+            return await insert_new(self.coll, {"_id": f"{s.program.value}:{household_id}", **body})
+        return await self.coll.update_one({"_id": f"{s.program.value}:{household_id}", "version": loaded_version},
+                                          {"$set": body})
 
 
 class StatusStore:
@@ -67,16 +151,18 @@ class StatusStore:
     async def prepare(self) -> None:
         pass
 
-    async def get(self, nik: str) -> Document | None:
-        return await self.coll.find_one({"_id": nik})
+    async def get(self, nik: str) -> PublicStatus | None:
+        doc = await self.coll.find_one({"_id": nik})
+        if doc is None:
+            return None
+        return PublicStatus(doc["_id"], doc["name_key"], doc["region_code"],
+                            tuple(_standing_of(p) for p in doc.get("standings", [])), doc.get("version", 0))
 
-    async def add_programme(self, nik: str, name_key: str, region_code: str, programme: dict[str, Any]) -> None:
-        """Idempotent per decree: the same decree is never listed twice for a person."""
-        matched = await self.coll.update_one(
-            {"_id": nik, "programs.decree_id": {"$ne": programme["decree_id"]}},
-            {"$set": {"name_key": name_key, "region_code": region_code}, "$push": {"programs": programme}})
-        if not matched:  # a first decree for this person, or this decree already listed
-            await insert_new(self.coll, {"_id": nik, "name_key": name_key, "region_code": region_code,
-                                         "programs": [programme]})
-
-
+    async def put(self, status: PublicStatus, loaded_version: int) -> bool:
+        """One conditional write: False when someone else wrote this NIK since it was read
+        (the caller reads again and reapplies, so no update is ever lost)."""
+        body = {"name_key": status.name_key, "region_code": status.region_code, "version": status.version,
+                "standings": [_standing_doc(s) for s in status.programs]}
+        if loaded_version == 0:
+            return await insert_new(self.coll, {"_id": status.nik, **body})
+        return await self.coll.update_one({"_id": status.nik, "version": loaded_version}, {"$set": body})

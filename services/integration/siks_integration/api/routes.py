@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 from siks_contracts.events import CheckStatus
 from siks_kit.auth import CurrentActor
+from siks_kit.problems import problem_responses
 from siks_kit.service import deps_of
 
 from .. import handlers
@@ -14,7 +15,7 @@ from ..domain.check_set import CheckSet
 from ..handlers import IntegrationDeps
 
 Deps = Annotated[IntegrationDeps, Depends(deps_of)]
-router = APIRouter(prefix="/v1", tags=["checks"])
+router = APIRouter(prefix="/v1", tags=["checks"], responses=problem_responses(403, 404))
 
 
 class CheckOut(BaseModel):

@@ -1,61 +1,76 @@
-"""HTTP routes of the registry: thin, every rule lives in handlers and domain."""
+"""HTTP routes of the registry: thin, every rule lives in the domain, every route a response model."""
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
+from siks_contracts.enums import ProposalKind
 from siks_kit.auth import CurrentActor
+from siks_kit.problems import problem_responses
 from siks_kit.service import deps_of
 
 from .. import handlers
-from ..commands import RegisterHousehold, SubmitProposal
+from ..commands import AmendHousehold, RegisterHousehold, SubmitProposal
 from ..handlers import RegistryDeps
+from ..views import HouseholdOut, HouseholdPage, ProposalOut, ScheduleOut, WindowOut
 
 Deps = Annotated[RegistryDeps, Depends(deps_of)]
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", responses=problem_responses(403, 404, 409))
 
 
-@router.post("/households", status_code=201, tags=["households"])
-async def create_household(body: RegisterHousehold, actor: CurrentActor, deps: Deps, response: Response) -> dict[str, Any]:
+@router.post("/households", status_code=201, tags=["households"], operation_id="register_household")
+async def create_household(body: RegisterHousehold, actor: CurrentActor, deps: Deps, response: Response) -> HouseholdOut:
     created = await handlers.register_household(deps, actor, body)
-    response.headers["Location"] = f"/v1/households/{created['id']}"
+    response.headers["Location"] = f"/v1/households/{created.id}"
     return created
 
 
-@router.get("/households/{household_id}", tags=["households"])
-async def get_household(household_id: str, actor: CurrentActor, deps: Deps) -> dict[str, Any]:
+@router.get("/households/{household_id}", tags=["households"], operation_id="get_household")
+async def get_household(household_id: str, actor: CurrentActor, deps: Deps) -> HouseholdOut:
     return await handlers.read_household(deps, actor, household_id)
 
 
-@router.get("/households", tags=["households"])
+@router.patch("/households/{household_id}", tags=["households"], operation_id="amend_household")
+async def amend_household(household_id: str, body: AmendHousehold, actor: CurrentActor, deps: Deps) -> HouseholdOut:
+    """Correct a household: `version` is the one read (stale: 409); `members` replaces the list."""
+    return await handlers.amend_household(deps, actor, household_id, body)
+
+
+@router.get("/households", tags=["households"], operation_id="search_households")
 async def search_households(actor: CurrentActor, deps: Deps,
                             nik: Annotated[str | None, Query(pattern=r"^\d{16}$")] = None,
                             region: str | None = None, q: Annotated[str | None, Query(max_length=100)] = None,
                             limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                            offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+                            offset: Annotated[int, Query(ge=0)] = 0) -> HouseholdPage:
     return await handlers.search_households(deps, actor, nik=nik, region=region, q=q, limit=limit, offset=offset)
 
 
-@router.post("/proposals", status_code=201, tags=["proposals"])
-async def create_proposal(body: SubmitProposal, actor: CurrentActor, deps: Deps, response: Response) -> dict[str, Any]:
+@router.post("/proposals", status_code=201, tags=["proposals"], operation_id="submit_proposal")
+async def create_proposal(body: SubmitProposal, actor: CurrentActor, deps: Deps, response: Response) -> ProposalOut:
     created = await handlers.submit_proposal(deps, actor, body)
-    response.headers["Location"] = f"/v1/proposals/{created['id']}"
+    response.headers["Location"] = f"/v1/proposals/{created.id}"
     return created
 
 
-@router.get("/proposals/{proposal_id}", tags=["proposals"])
-async def get_proposal(proposal_id: str, actor: CurrentActor, deps: Deps) -> dict[str, Any]:
+@router.get("/proposals/{proposal_id}", tags=["proposals"], operation_id="get_proposal")
+async def get_proposal(proposal_id: str, actor: CurrentActor, deps: Deps) -> ProposalOut:
     return await handlers.read_proposal(deps, actor, proposal_id)
 
 
-@router.get("/schedule", tags=["proposals"])
-async def schedule(deps: Deps) -> dict[str, Any]:
+@router.post("/proposals/{proposal_id}/resubmit", tags=["proposals"], operation_id="resubmit_proposal")
+async def resubmit_proposal(proposal_id: str, actor: CurrentActor, deps: Deps) -> ProposalOut:
+    """A returned proposal goes back up (round + 1) with the household as it is now."""
+    return await handlers.resubmit_proposal(deps, actor, proposal_id)
+
+
+@router.get("/schedule", tags=["proposals"], operation_id="get_schedule")
+async def schedule(deps: Deps) -> ScheduleOut:
     """The proposal windows and which are open now (by the service's clock)."""
     now = deps.clock.now()
     cal = deps.calendar
     windows = []
     for w in cal.windows:
-        is_open = cal.is_open(handlers.ProposalKind.PROGRAM, w.programs[0], now)
-        windows.append({"name": w.name, "programs": [str(p) for p in w.programs], "first_day": w.first_day,
-                        "last_day": w.last_day, "open": is_open,
-                        "next_opening": None if is_open else cal.next_opening(w.programs[0], now).isoformat()})
-    return {"now": now.isoformat(), "timezone": cal.timezone, "windows": windows}
+        is_open = cal.is_open(ProposalKind.PROGRAM, w.programs[0], now)
+        windows.append(WindowOut(name=w.name, programs=list(w.programs), first_day=w.first_day,
+                                 last_day=w.last_day, open=is_open,
+                                 next_opening=None if is_open else cal.next_opening(w.programs[0], now)))
+    return ScheduleOut(now=now, timezone=cal.timezone, windows=windows)

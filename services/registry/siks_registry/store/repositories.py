@@ -1,11 +1,82 @@
-"""Households and proposals in MongoDB; each write is one document, outbox included."""
+"""Households, proposals and NIK claims in MongoDB: documents <-> domain types, and the
+conditional writes that keep the rules true under concurrent requests.
+
+Each write is one document, outbox included. Where a change spans documents (a household and
+the NIK claims of its members; a proposal and its household's programme slot) the order is
+fixed so that a half-done change is always recognisable, and so dead rather than in progress:
+the owner is stored first, *pending* (invisible to every read), then the claims are taken
+(atomic inserts under _id = NIK, or the slot's guarded update), then the owner is activated,
+its event riding in that same write. A claim is taken over only when provably dead
+(domain.household.claim_is_dead): older than a lease, and its holder gone, still pending,
+or no longer listing the person.
+"""
 
 import re
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
 from typing import Any
 
+from siks_contracts.enums import Program, ProposalKind, Relation, RemovalReason, Sex
 from siks_kit.store import Collection, Database, Document, insert_new
 
+from ..domain.household import Address, Household, Member, ProgrammeStatus, claim_is_dead
+from ..domain.proposal import PENDING, Proposal
 
+VISIBLE = {"pending_since": {"$exists": False}}
+
+
+# ---------------------------------------------------------------------- mapping
+def household_doc(h: Household) -> Document:
+    """The household's state as stored (without _id, outbox or the slots, written apart)."""
+    return {
+        "kk_number": h.kk_number, "region_code": h.region_code,
+        "address": {"street": h.address.street, "rt": h.address.rt, "rw": h.address.rw},
+        "members": [{"nik": m.nik, "name": m.name, "sex": m.sex.value, "birth_date": m.birth_date.isoformat(),
+                     "birth_place": m.birth_place, "relation": m.relation.value} for m in h.members],
+        "housing": dict(h.housing), "assets": dict(h.assets), "version": h.version, "status": h.status,
+        "programs": [{"program": p.program.value, "active": p.active, "period": p.period, "decree_id": p.decree_id,
+                      "decree_number": p.decree_number, "proposal_id": p.proposal_id,
+                      "reason": p.reason.value if p.reason else None} for p in h.programs],
+        "applied_decrees": list(h.applied_decrees),
+        "created_at": h.created_at, "updated_at": h.updated_at, "created_by": h.created_by,
+    }
+
+
+def household_of(doc: Document) -> Household:
+    return Household(
+        id=doc["_id"], kk_number=doc["kk_number"], region_code=doc["region_code"],
+        address=Address(**{k: doc["address"][k] for k in ("street", "rt", "rw")}),
+        members=tuple(Member(nik=m["nik"], name=m["name"], sex=Sex(m["sex"]),
+                             birth_date=date.fromisoformat(m["birth_date"]), relation=Relation(m["relation"]),
+                             birth_place=m.get("birth_place", "")) for m in doc["members"]),
+        housing=doc.get("housing") or {}, assets=doc.get("assets") or {}, version=doc["version"],
+        programs=tuple(_programme_of(p) for p in doc.get("programs", [])),
+        open_proposals={Program(k): v for k, v in (doc.get("open_proposals") or {}).items()},
+        applied_decrees=tuple(doc.get("applied_decrees", ())),
+        created_at=doc.get("created_at"), updated_at=doc.get("updated_at"), created_by=doc.get("created_by", ""))
+
+
+def _programme_of(p: Document) -> ProgrammeStatus:
+    return ProgrammeStatus(program=Program(p["program"]), active=p.get("active", True), period=p["period"],
+                           decree_id=p["decree_id"], decree_number=p.get("decree_number", ""),
+                           proposal_id=p.get("proposal_id", ""),
+                           reason=RemovalReason(p["reason"]) if p.get("reason") else None)
+
+
+def proposal_doc(p: Proposal) -> Document:
+    return {"household_id": p.household_id, "kind": p.kind.value, "program": p.program.value,
+            "region_code": p.region_code, "status": p.status, "submitted_at": p.submitted_at, "round": p.round,
+            "reason": p.reason, "submitted_by": p.submitted_by, "updated_at": p.updated_at}
+
+
+def proposal_of(doc: Document) -> Proposal:
+    return Proposal(id=doc["_id"], household_id=doc["household_id"], kind=ProposalKind(doc["kind"]),
+                    program=Program(doc["program"]), region_code=doc["region_code"], status=doc["status"],
+                    submitted_at=doc["submitted_at"], round=doc.get("round", 1), reason=doc.get("reason"),
+                    submitted_by=doc.get("submitted_by", ""), updated_at=doc.get("updated_at"))
+
+
+# ---------------------------------------------------------------------- households
 class HouseholdStore:
     def __init__(self, db: Database) -> None:
         self.coll: Collection = db.collection("households")
@@ -14,45 +85,55 @@ class HouseholdStore:
         await self.coll.create_index([("region_code", 1)])
         await self.coll.create_index([("members.nik", 1)])
 
-    async def add(self, doc: Document) -> None:
-        await self.coll.insert_one(doc)
+    async def add_pending(self, h: Household, now: datetime) -> None:
+        """Stored but invisible until `activate`: its NIK claims are taken meanwhile."""
+        await self.coll.insert_one({"_id": h.id, **household_doc(h), "open_proposals": {}, "pending_since": now})
 
-    async def get(self, household_id: str) -> Document | None:
-        return await self.coll.find_one({"_id": household_id}, {"outbox": 0, "seen": 0})
+    async def activate(self, household_id: str, outbox: dict[str, Any]) -> bool:
+        return await self.coll.update_one({"_id": household_id, "pending_since": {"$exists": True}},
+                                          {"$unset": {"pending_since": ""}, "$push": {"outbox": outbox}})
 
-    async def exists(self, household_id: str) -> bool:
-        return await self.coll.find_one({"_id": household_id}, {"_id": 1}) is not None
+    async def discard_pending(self, household_id: str) -> None:
+        await self.coll.delete_one({"_id": household_id, "pending_since": {"$exists": True}})
 
-    async def search(self, *, region_prefix: str | None, q: str | None, limit: int, skip: int) -> list[Document]:
-        filter: dict[str, Any] = {}
+    async def get(self, household_id: str) -> Household | None:
+        doc = await self.coll.find_one({"_id": household_id, **VISIBLE}, {"outbox": 0})
+        return household_of(doc) if doc else None
+
+    async def get_with_pending(self, household_id: str) -> tuple[Household, datetime | None] | None:
+        """The household as stored, pending or not, and since when it is pending."""
+        doc = await self.coll.find_one({"_id": household_id}, {"outbox": 0})
+        return (household_of(doc), doc.get("pending_since")) if doc else None
+
+    async def save(self, h: Household, expected_version: int, outbox: dict[str, Any] | None = None) -> bool:
+        """Writes the new state if the stored one is still at `expected_version` (false if not)."""
+        update: dict[str, Any] = {"$set": household_doc(h)}
+        if outbox:
+            update["$push"] = {"outbox": outbox}
+        return await self.coll.update_one({"_id": h.id, "version": expected_version, **VISIBLE}, update)
+
+    async def search(self, *, region_prefix: str | None, q: str | None, limit: int, skip: int) -> list[Household]:
+        filter: dict[str, Any] = dict(VISIBLE)
         if region_prefix:
             filter["region_code"] = {"$regex": "^" + re.escape(region_prefix)}
         if q:
             filter["members.name"] = {"$regex": re.escape(q), "$options": "i"}
-        return await self.coll.find(filter, sort=[("_id", 1)], limit=limit, skip=skip,
-                                    projection={"outbox": 0, "seen": 0})
+        docs = await self.coll.find(filter, sort=[("_id", 1)], limit=limit, skip=skip, projection={"outbox": 0})
+        return [household_of(d) for d in docs]
 
-    async def reserve_program(self, household_id: str, program: str, proposal_id: str,
-                              replacing: str | None = None) -> bool:
-        """One open proposal per programme, held on the household itself: an _id update, no scan."""
-        slot = f"open_proposals.{program}"
+    async def reserve_slot(self, household_id: str, program: Program, proposal_id: str,
+                           replacing: str | None = None) -> bool:
+        """One open proposal per programme, held on the household: a guarded _id update."""
+        slot = f"open_proposals.{program.value}"
         condition = {slot: replacing} if replacing else {slot: {"$exists": False}}
         return await self.coll.update_one({"_id": household_id, **condition}, {"$set": {slot: proposal_id}})
 
-    async def release_program(self, household_id: str, program: str, proposal_id: str) -> bool:
-        slot = f"open_proposals.{program}"
+    async def release_slot(self, household_id: str, program: Program, proposal_id: str) -> bool:
+        slot = f"open_proposals.{program.value}"
         return await self.coll.update_one({"_id": household_id, slot: proposal_id}, {"$unset": {slot: ""}})
 
-    async def apply_decree(self, household_id: str, event_id: str, programme: dict[str, Any],
-                           status: str, at: Any) -> bool:
-        """Idempotent: the event id is recorded in the same write, so a redelivery matches nothing."""
-        return await self.coll.update_one(
-            {"_id": household_id, "seen": {"$ne": event_id}},
-            {"$set": {"status": status, "updated_at": at}, "$push": {"programs": programme, "seen": event_id},
-             "$inc": {"version": 1}},
-        )
 
-
+# ---------------------------------------------------------------------- proposals
 class ProposalStore:
     def __init__(self, db: Database) -> None:
         self.coll: Collection = db.collection("proposals")
@@ -60,53 +141,90 @@ class ProposalStore:
     async def prepare(self) -> None:
         await self.coll.create_index([("household_id", 1)])
 
-    async def add(self, doc: Document) -> None:
-        await self.coll.insert_one(doc)
+    async def add_pending(self, p: Proposal, origin_trace: dict[str, Any] | None) -> None:
+        await self.coll.insert_one({"_id": p.id, **proposal_doc(p), "origin_trace": origin_trace})
 
-    async def get(self, proposal_id: str) -> Document | None:
-        return await self.coll.find_one({"_id": proposal_id}, {"outbox": 0})
+    async def activate(self, p: Proposal, outbox: dict[str, Any]) -> bool:
+        return await self.coll.update_one({"_id": p.id, "status": PENDING},
+                                          {"$set": {"status": p.status}, "$push": {"outbox": outbox}})
 
-    async def set_status(self, proposal_id: str, status: str, expected: str, at: Any) -> bool:
-        return await self.coll.update_one({"_id": proposal_id, "status": expected},
-                                          {"$set": {"status": status, "updated_at": at}})
+    async def discard_pending(self, proposal_id: str) -> None:
+        await self.coll.delete_one({"_id": proposal_id, "status": PENDING})
+
+    async def get(self, proposal_id: str) -> Proposal | None:
+        """A visible proposal (not one still pending)."""
+        p = await self.get_with_pending(proposal_id)
+        return p if p and p.status != PENDING else None
+
+    async def get_with_pending(self, proposal_id: str) -> Proposal | None:
+        doc = await self.coll.find_one({"_id": proposal_id}, {"outbox": 0})
+        return proposal_of(doc) if doc else None
+
+    async def save(self, p: Proposal, expected: Proposal, outbox: dict[str, Any] | None = None) -> bool:
+        """Writes the new state if the stored one is still `expected` (its status and round)."""
+        update: dict[str, Any] = {"$set": proposal_doc(p)}
+        if outbox:
+            update["$push"] = {"outbox": outbox}
+        return await self.coll.update_one({"_id": p.id, "status": expected.status, "round": expected.round}, update)
 
 
+# ---------------------------------------------------------------------- NIK claims
 class NikClaims:
-    """One person, one household: a NIK is claimed (_id = NIK) before its household is stored.
+    """One person, one household: a claim per NIK (_id = NIK, naming the household).
 
-    An insert under the NIK is atomic on any MongoDB-wire server, so two operators entering
-    the same person at once cannot both win, and the check is an _id lookup, not a scan."""
+    The insert is atomic on any MongoDB-wire server, so of two requests entering the same
+    person at once exactly one wins; a claim is taken over only when provably dead."""
 
-    def __init__(self, db: Database, households: HouseholdStore) -> None:
+    def __init__(self, db: Database, households: HouseholdStore, lease: timedelta) -> None:
         self.coll: Collection = db.collection("nik_claims")
         self._households = households
+        self.lease = lease
 
-    async def claim(self, niks: list[str], household_id: str) -> str | None:
-        """Claims every NIK for the household; on conflict releases them and names the holder."""
+    async def claim(self, niks: Iterable[str], household_id: str, now: datetime) -> str | None:
+        """Claims every NIK for the household, in NIK order (two requests wanting the same set
+        meet on the same first NIK); on conflict releases those it took and names the NIK it
+        could not have (for the caller to name the member's position, never the holder)."""
         taken: list[str] = []
-        for nik in niks:
-            holder = await self._claim_one(nik, household_id)
-            if holder is not None:
+        for nik in sorted(niks):
+            if not await self._claim_one(nik, household_id, now):
                 await self.release(taken, household_id)
-                return holder
+                return nik
             taken.append(nik)
         return None
 
-    async def _claim_one(self, nik: str, household_id: str) -> str | None:
-        if await insert_new(self.coll, {"_id": nik, "household_id": household_id}):
-            return None
-        holder = await self.holder(nik)
-        if holder and not await self._households.exists(holder):
-            # A claim left by a registration that died before storing its household.
-            if await self.coll.update_one({"_id": nik, "household_id": holder}, {"$set": {"household_id": household_id}}):
-                return None
-        return holder or await self._claim_one(nik, household_id)
+    async def _claim_one(self, nik: str, household_id: str, now: datetime) -> bool:
+        for _ in range(5):  # each round either settles or saw the claim change under it
+            if await insert_new(self.coll, {"_id": nik, "household_id": household_id, "at": now}):
+                return True
+            claim = await self.coll.find_one({"_id": nik})
+            if claim is None:
+                continue  # released meanwhile: try the insert again
+            holder_id = claim["household_id"]
+            if holder_id == household_id:
+                return True
+            found = await self._households.get_with_pending(holder_id)
+            holder, pending_since = found if found else (None, None)
+            if not claim_is_dead(claimed_at=claim.get("at"), holder=holder, holder_pending_since=pending_since,
+                                 nik=nik, now=now, lease=self.lease):
+                return False
+            # Taken over only if still the dead holder's: of two takers, one wins.
+            if await self.coll.update_one({"_id": nik, "household_id": holder_id},
+                                          {"$set": {"household_id": household_id, "at": now}}):
+                return True
+        return False
 
     async def holder(self, nik: str) -> str | None:
-        """The household that claimed this NIK, if any (it may be a claim whose registration died)."""
+        """The household that claimed this NIK, if any (it may be a claim not yet or no more
+        alive: readers check that the household lists the person)."""
         claim = await self.coll.find_one({"_id": nik})
         return claim["household_id"] if claim else None
 
-    async def release(self, niks: list[str], household_id: str) -> None:
+    async def still_held(self, niks: Iterable[str], household_id: str) -> bool:
+        for nik in niks:
+            if await self.holder(nik) != household_id:
+                return False
+        return True
+
+    async def release(self, niks: Iterable[str], household_id: str) -> None:
         for nik in niks:
             await self.coll.delete_one({"_id": nik, "household_id": household_id})

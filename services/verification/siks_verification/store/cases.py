@@ -1,8 +1,61 @@
-"""Cases in MongoDB, one document per proposal (_id = proposal id)."""
+"""Cases in MongoDB, one document per proposal (_id = proposal id). The repository maps the
+domain's Case to its document and back; every save is one conditional write on the version
+the case was loaded at, with the events' outbox entries in the same write."""
 
+from datetime import date
 from typing import Any
 
+from siks_contracts.enums import ProposalKind, Program, RemovalReason, Role, Stage
+from siks_contracts.events import CheckResult, HouseholdSnapshot
 from siks_kit.store import Collection, Database, Document, DuplicateKey, insert_new
+
+from ..domain.case import Case, CheckRound, HistoryEntry
+
+# Kept on the document beside the case, never read by the domain.
+_INFRA = ("origin_trace",)
+
+
+def _checks_doc(c: CheckRound) -> dict[str, Any]:
+    return {"round": c.round, "checks": [x.model_dump(mode="json") for x in c.checks], "passed": c.passed,
+            "waiting_on": list(c.waiting_on), "desil": c.desil}
+
+
+def _checks_of(d: dict[str, Any]) -> CheckRound:
+    return CheckRound(d["round"], tuple(CheckResult.model_validate(x) for x in d.get("checks", [])), d.get("passed"),
+                      tuple(d.get("waiting_on", [])), d.get("desil"))
+
+
+def to_doc(case: Case) -> Document:
+    return {
+        "_id": case.proposal_id, "household_id": case.household_id, "program": case.program.value,
+        "kind": case.kind.value, "region_code": case.region_code,
+        "household": case.household.model_dump(mode="json"), "stage": case.stage.value, "round": case.round,
+        "opened_at": case.opened_at, "check_round": _checks_doc(case.checks),
+        "history": [{"stage": h.stage.value, "actor": h.actor, "role": h.role.value, "at": h.at, "round": h.round,
+                     "reason": h.reason, "note": h.note} for h in case.history],
+        "version": case.version, "removal_reason": case.removal_reason.value if case.removal_reason else None,
+        "desil": case.desil, "desil_reason": case.desil_reason, "tier": case.tier, "period": case.period,
+        "approval_reference": case.approval_reference,
+        "approval_date": case.approval_date.isoformat() if case.approval_date else None,
+        "decree_id": case.decree_id, "decree_number": case.decree_number,
+    }
+
+
+def from_doc(doc: Document) -> Case:
+    return Case(
+        proposal_id=doc["_id"], household_id=doc["household_id"], program=Program(doc["program"]),
+        kind=ProposalKind(doc["kind"]), region_code=doc["region_code"],
+        household=HouseholdSnapshot.model_validate(doc["household"]), stage=Stage(doc["stage"]),
+        round=doc.get("round", 1), opened_at=doc["opened_at"], checks=_checks_of(doc["check_round"]),
+        history=tuple(HistoryEntry(Stage(h["stage"]), h["actor"], Role(h["role"]), h["at"], h.get("round", 1),
+                                   h.get("reason"), h.get("note")) for h in doc.get("history", [])),
+        version=doc["version"],
+        removal_reason=RemovalReason(doc["removal_reason"]) if doc.get("removal_reason") else None,
+        desil=doc.get("desil"), desil_reason=doc.get("desil_reason"), tier=doc.get("tier"), period=doc.get("period"),
+        approval_reference=doc.get("approval_reference"),
+        approval_date=date.fromisoformat(doc["approval_date"]) if doc.get("approval_date") else None,
+        decree_id=doc.get("decree_id"), decree_number=doc.get("decree_number"),
+    )
 
 
 class CaseStore:
@@ -12,32 +65,42 @@ class CaseStore:
     async def prepare(self) -> None:
         await self.coll.create_index([("region_code", 1), ("stage", 1)])
 
-    async def get(self, case_id: str) -> Document | None:
-        """An open case; check results that came before their proposal are not one yet."""
-        return await self.coll.find_one({"_id": case_id, "stage": {"$exists": True}}, {"outbox": 0, "seen": 0})
+    async def load(self, case_id: str) -> tuple[Case | None, Document | None]:
+        """The case, and its raw document (for what lives beside it: the first trace, early
+        check results that came before the proposal)."""
+        doc = await self.coll.find_one({"_id": case_id}, {"outbox": 0})
+        if doc is None or "stage" not in doc:
+            return None, doc
+        return from_doc(doc), doc
 
-    async def open(self, doc: Document) -> bool:
-        """Opens the case, onto waiting check results if any; False when already open."""
-        if await insert_new(self.coll, doc):
-            return True
-        waiting = {k: v for k, v in doc.items() if k not in ("_id", "checks", "checks_passed", "seen", "outbox")}
-        return await self.coll.update_one(
-            {"_id": doc["_id"], "stage": {"$exists": False}},
-            {"$set": waiting, "$push": {"seen": {"$each": doc["seen"]}, "outbox": {"$each": doc["outbox"]}}})
+    async def get(self, case_id: str) -> Case | None:
+        return (await self.load(case_id))[0]
 
-    async def record_checks(self, case_id: str, event_id: str, fields: dict[str, Any]) -> bool:
-        """Stores the results on the case, or waiting for it (the topics are not ordered with
-        each other); False when this event was recorded before."""
+    async def insert(self, case: Case, outbox: list[dict[str, Any]], extra: dict[str, Any],
+                     replacing_early: bool) -> bool:
+        """Stores a new case; onto the early results' placeholder when one exists. False when
+        the case exists already (a redelivered proposal)."""
+        doc = {**to_doc(case), **extra}
+        if not replacing_early:
+            return await insert_new(self.coll, {**doc, "outbox": outbox})
+        body = {k: v for k, v in doc.items() if k != "_id"}
+        return await self.coll.update_one({"_id": case.proposal_id, "stage": {"$exists": False}},
+                                          {"$set": body, "$unset": {"early": ""},
+                                           "$push": {"outbox": {"$each": outbox}}})
+
+    async def save(self, case: Case, loaded_version: int, outbox: list[dict[str, Any]]) -> bool:
+        """One write, only if nobody saved the case since it was loaded (optimistic)."""
+        body = {k: v for k, v in to_doc(case).items() if k != "_id"}
+        update: dict[str, Any] = {"$set": body}
+        if outbox:
+            update["$push"] = {"outbox": {"$each": outbox}}
+        return await self.coll.update_one({"_id": case.proposal_id, "version": loaded_version}, update)
+
+    async def keep_early(self, case_id: str, field: str, value: dict[str, Any]) -> bool:
+        """Check results that came before their proposal (the topics are not ordered with each
+        other) wait on a placeholder; False when the case is open by now."""
         try:
-            return await self.coll.update_one({"_id": case_id, "seen": {"$ne": event_id}},
-                                              {"$set": fields, "$push": {"seen": event_id}}, upsert=True)
+            return await self.coll.update_one({"_id": case_id, "stage": {"$exists": False}},
+                                              {"$set": {f"early.{field}": value}}, upsert=True)
         except DuplicateKey:
             return False
-
-    async def move(self, case_id: str, from_stage: str, set_: dict[str, Any], history: dict[str, Any],
-                   outbox: dict[str, Any]) -> bool:
-        """Moves the stage only if nobody moved it since we read it (optimistic, one write)."""
-        return await self.coll.update_one(
-            {"_id": case_id, "stage": from_stage},
-            {"$set": set_, "$push": {"history": history, "outbox": outbox}, "$inc": {"version": 1}},
-        )
