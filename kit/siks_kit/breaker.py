@@ -4,7 +4,9 @@ closed: calls go through; `failure_threshold` failures in a row open it.
 open: calls are refused at once (CircuitOpen) until `reset_timeout_s` has passed since it
 opened; then it is half-open.
 half-open: up to `half_open_calls` trial calls go through at a time; a success closes the
-circuit, a failure opens it again for another cool-down.
+circuit, a failure opens it again for another cool-down. Other calls are refused meanwhile,
+or, with `wait_for_trial`, wait for the trial's outcome (going through if it closed the
+circuit): a burst of calls after a cool-down then needs no second round.
 
 The clock is a callable returning seconds (time.monotonic by default), so tests move time
 by hand and never sleep. Not thread-safe; meant for one asyncio event loop.
@@ -12,6 +14,7 @@ by hand and never sleep. Not thread-safe; meant for one asyncio event loop.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
@@ -38,7 +41,8 @@ class CircuitOpen(Exception):
 
 class CircuitBreaker:
     def __init__(self, name: str, *, failure_threshold: int = 5, reset_timeout_s: float = 30.0,
-                 half_open_calls: int = 1, clock: Callable[[], float] = time.monotonic,
+                 half_open_calls: int = 1, wait_for_trial: bool = False,
+                 clock: Callable[[], float] = time.monotonic,
                  is_failure: Callable[[BaseException], bool] = lambda exc: isinstance(exc, Exception)) -> None:
         if failure_threshold < 1 or half_open_calls < 1 or reset_timeout_s < 0:
             raise ValueError("failure_threshold and half_open_calls must be >= 1, reset_timeout_s >= 0")
@@ -49,6 +53,8 @@ class CircuitBreaker:
         self._failures = 0  # in a row, while closed
         self._opened_at = 0.0
         self._trials = 0  # in flight, while half-open
+        self._wait_for_trial = wait_for_trial
+        self._trial_done: asyncio.Event | None = None  # set when the trials in flight end
 
     @property
     def state(self) -> State:
@@ -73,8 +79,14 @@ class CircuitBreaker:
                 raise CircuitOpen(self.name, 0.0)
             self._trials += 1
 
+    def _trials_end(self) -> None:
+        if self._trial_done is not None:
+            self._trial_done.set()
+            self._trial_done = None
+
     def success(self) -> None:
         self._state, self._failures, self._trials = State.CLOSED, 0, 0
+        self._trials_end()
 
     def failure(self) -> None:
         if self._state is State.HALF_OPEN:
@@ -88,14 +100,26 @@ class CircuitBreaker:
         """The call ended without telling whether the far end works (e.g. it was cancelled)."""
         if self._state is State.HALF_OPEN and self._trials:
             self._trials -= 1
+            if not self._trials:
+                self._trials_end()
 
     def _open(self) -> None:
         self._state, self._opened_at, self._failures, self._trials = State.OPEN, self._clock(), 0, 0
+        self._trials_end()
 
     async def call(self, fn: Callable[[], Awaitable[T]]) -> T:
         """Runs `fn` through the breaker: CircuitOpen when refused; an exception for which
         `is_failure` holds counts as a failure and is raised on."""
-        self.acquire()
+        while True:
+            try:
+                self.acquire()
+                break
+            except CircuitOpen:
+                if not (self._wait_for_trial and self._state is State.HALF_OPEN and self._trials):
+                    raise
+                if self._trial_done is None:
+                    self._trial_done = asyncio.Event()
+                await self._trial_done.wait()  # then try again: closed goes, open refuses
         try:
             result = await fn()
         except BaseException as exc:

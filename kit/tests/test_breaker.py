@@ -124,3 +124,50 @@ async def test_exceptions_that_are_no_failure_of_the_far_end_do_not_count():
 def test_refuses_nonsense_settings():
     with pytest.raises(ValueError):
         CircuitBreaker("x", failure_threshold=0)
+
+
+async def test_with_wait_for_trial_calls_during_a_trial_go_through_once_it_succeeds():
+    clock = FakeClock()
+    b = breaker(clock, wait_for_trial=True)
+    for _ in range(3):
+        with pytest.raises(Boom):
+            await b.call(fail)
+    clock.t += 10
+    gate = asyncio.Event()
+
+    async def slow() -> str:
+        await gate.wait()
+        return "trial"
+
+    trial = asyncio.create_task(b.call(slow))
+    await asyncio.sleep(0)
+    waiting = [asyncio.create_task(b.call(ok)) for _ in range(3)]
+    await asyncio.sleep(0)
+    assert not any(t.done() for t in waiting)  # held, not refused
+    gate.set()
+    assert await trial == "trial" and [await t for t in waiting] == ["ok"] * 3
+
+
+async def test_with_wait_for_trial_calls_during_a_failing_trial_are_refused():
+    clock = FakeClock()
+    b = breaker(clock, wait_for_trial=True)
+    for _ in range(3):
+        with pytest.raises(Boom):
+            await b.call(fail)
+    clock.t += 10
+    gate = asyncio.Event()
+
+    async def slow_fail() -> None:
+        await gate.wait()
+        raise Boom
+
+    trial = asyncio.create_task(b.call(slow_fail))
+    await asyncio.sleep(0)
+    waiting = asyncio.create_task(b.call(ok))
+    await asyncio.sleep(0)
+    gate.set()
+    with pytest.raises(Boom):
+        await trial
+    with pytest.raises(CircuitOpen):
+        await waiting
+    assert b.state is State.OPEN

@@ -26,7 +26,8 @@ def outside_system(name: str, settings: Settings) -> OutsideSystem:
     client = httpx.AsyncClient(base_url=settings.standins_url, timeout=settings.outside_timeout_seconds)
     HTTPXClientInstrumentor.instrument_client(client)  # the calls show in the trace (NIKs masked on export)
     breaker = CircuitBreaker(name, failure_threshold=settings.breaker_failures,
-                             reset_timeout_s=settings.breaker_reset_seconds, is_failure=is_outage)
+                             reset_timeout_s=settings.breaker_reset_seconds, wait_for_trial=True,
+                             is_failure=is_outage)
     policy = RetryPolicy(settings.outside_attempts, settings.outside_backoff_initial_seconds,
                          settings.outside_backoff_max_seconds)
     return OutsideSystem(name, client, breaker, policy)

@@ -24,7 +24,7 @@ from .checks import nik_check, region_check
 Status = Literal["pending", "passed", "warning", "failed"]
 DUKCAPIL, DTSEN = "dukcapil", "dtsen"
 OUTSIDE = (DUKCAPIL, DTSEN)  # the outside systems every round asks, in this order
-ANSWERED = ("passed", "warning", "failed")
+Evidence = dict[str, int | str | bool | None]  # what a check found; never personal data
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class Check:
     name: str
     status: Status
     detail: str = ""
-    evidence: dict[str, int | str | bool | None] = field(default_factory=dict)
+    evidence: Evidence = field(default_factory=dict)
 
     def result(self) -> CheckResult:
         return CheckResult(name=self.name, status=self.status, detail=self.detail, evidence=dict(self.evidence))
@@ -126,7 +126,7 @@ class CheckSet:
                 problems.append(f"member {i}: birth date differs from Dukcapil")
             elif a.alive is False:
                 problems.append(f"member {i}: deceased according to Dukcapil")
-        evidence: dict[str, int | str | bool | None] = {"members": len(answers), "matched": len(answers) - len(problems)}
+        evidence: Evidence = {"members": len(answers), "matched": len(answers) - len(problems)}
         if problems:
             self._set(Check(DUKCAPIL, "failed", "; ".join(problems), evidence))
         else:
