@@ -67,11 +67,18 @@ async def test_a_returned_proposal_is_corrected_and_resubmitted_as_round_2(ladde
                                    headers=ladder.headers(Role.OPERATOR_DESA, VILLAGE))
     assert [m["nik"] for m in elsewhere["members"]] == [removed["nik"]]
 
-    # For the lead (verification side, being rewritten): once ProposalSubmitted round 2 is
-    # handled, the case goes back to `submitted` and its checks run again:
-    #   case = await ladder.wait_case(proposal["id"], VILLAGE, stage="submitted")
-    #   assert case["checks_round"] == 2 and case["checks_passed"] is not None
-    #   assert [h["stage"] for h in case["history"]] == ["submitted", "returned", "submitted"]
+    # The case went back to `submitted`, its checks ran again on the amended household, and
+    # its history shows both rounds.
+    async def second_round_checked():
+        case = await ladder.case(proposal["id"], VILLAGE)
+        return case if case["checks_round"] == 2 and case["checks_passed"] is not None else None
+
+    case = await ladder.wait_until(second_round_checked, "the checks of round 2")
+    assert case["stage"] == "submitted" and case["round"] == 2
+    assert [(h["stage"], h["round"]) for h in case["history"]] == [("submitted", 1), ("returned", 1),
+                                                                   ("submitted", 2)]
+    checks = await ladder.checks(proposal["id"], VILLAGE)
+    assert checks["round"] == 2
 
 
 async def test_resubmitting_a_proposal_that_was_not_returned_is_409_naming_its_status(ladder):
