@@ -59,8 +59,13 @@ async def propose_during_outage(ladder, fresh) -> tuple[dict, dict]:
     statuses = {c["name"]: c["status"] for c in pending["checks"]}
     assert statuses == {"nik": "passed", "region": "passed", "dukcapil": "pending", "dtsen": "passed"}
     assert pending["desil"] == family["desil"]  # DTSEN answered all the same
-    case = await await_for(lambda: ladder.case(proposal["id"], VILLAGE), "the case", deadline_s=30)
-    assert case["checks_passed"] is None  # waiting, not failed
+
+    async def case_waiting_on_dukcapil():
+        case = await ladder.case(proposal["id"], VILLAGE)
+        return case if case and case["waiting_on"] == ["dukcapil"] else None
+
+    case = await await_for(case_waiting_on_dukcapil, "the case to show it waits on Dukcapil", deadline_s=30)
+    assert case["checks_passed"] is None and case["stage"] == "submitted"  # waiting, not failed
     return family, proposal
 
 
@@ -73,7 +78,7 @@ async def completes(ladder, proposal_id: str) -> None:
     assert done["passed"] is True and done["waiting_on"] == []
     assert {c["name"]: c["status"] for c in done["checks"]}["dukcapil"] == "passed"
     case = await ladder.wait_case(proposal_id, VILLAGE, deadline_s=30)
-    assert case["checks_passed"] is True
+    assert case["checks_passed"] is True and case["waiting_on"] == ["supervisor_kabkota"]
     key = proposal_id.encode()
     records = await read_topic(BOOTSTRAP, topics.CHECKS, lambda r: r.key == key, want=2)
     types = [dict(r.headers)["event_type"].decode() for r in records]
