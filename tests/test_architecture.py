@@ -110,3 +110,32 @@ print(count)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert int(done.stdout) > 60  # every module of the six packages (77 today) was imported
+
+
+KIT = ROOT / "kit" / "siks_kit"
+KIT_PARTS = {"bus", "store", "web", "observability", "runtime"}
+
+
+def test_kit_is_grouped_by_concern():
+    loose = sorted(p.name for p in KIT.glob("*.py") if p.name not in ("__init__.py", "cli.py"))
+    assert loose == [], "kit modules live in a subpackage by concern (bus, store, web, observability, runtime)"
+    assert {p.name for p in KIT.iterdir() if p.is_dir() and (p / "__init__.py").exists()} == KIT_PARTS
+
+
+def test_only_kits_store_imports_pymongo():
+    outside = [f for f in sources(KIT) if f.parent != KIT / "store"]
+    outside += [f for s in SERVICES for f in sources(ROOT / "services" / s / f"siks_{s}")]
+    assert offending(outside, lambda f, name: top(name) not in {"pymongo", "motor"}) == []
+
+
+def test_kit_names_no_service():
+    named = [f"{f.relative_to(ROOT)}:{n}" for f in sources(KIT)
+             for n, line in enumerate(f.read_text().splitlines(), 1)
+             for s in SERVICES if f"siks_{s}" in line or f'"{s}"' in line]
+    assert named == []
+
+
+def test_production_code_never_imports_the_test_helpers():
+    production = sources(KIT) + sources(ROOT / "contracts" / "siks_contracts")
+    production += [f for s in SERVICES for f in sources(ROOT / "services" / s / f"siks_{s}")]
+    assert offending(production, lambda f, name: top(name) != "siks_testkit") == []

@@ -25,10 +25,10 @@ from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,
                                                status_code_conformance)
 from siks_contracts.enums import Role
-from siks_kit.auth import issue_token
-from siks_kit.clock import FixedClock
-from siks_kit.memory import MemoryDatabase, MemoryTransport
-from siks_kit.settings import DEVELOPMENT_JWT_SECRET
+from siks_kit.web.auth import issue_token
+from siks_kit.runtime.clock import FixedClock
+from siks_testkit.memory import MemoryDatabase, MemoryTransport
+from siks_kit.runtime.settings import DEVELOPMENT_JWT_SECRET
 
 SERVICES = ("registry", "verification", "integration", "decree")
 NOW = datetime(2026, 12, 16, 2, tzinfo=UTC)  # 09:00 in Jakarta, inside the bansos window
@@ -51,7 +51,7 @@ CHECKS = {"status_code_conformance": status_code_conformance,
 # "<service> <operationId>" of operations whose responses do not yet match their declaration
 # (found by this test on the edge branch; route owners are declaring models and problem responses).
 # Today every one of them is an undeclared problem status (404, 403 or 409): the route owners
-# add `responses=problem_responses(...)` (siks_kit.problems) and this list shrinks.
+# add `responses=problem_responses(...)` (siks_kit.web.problems) and this list shrinks.
 KNOWN_NONCONFORMING: set[str] = set()
 
 

@@ -38,7 +38,7 @@ from siks_contracts.actor import Actor
 from siks_contracts.enums import ProposalKind, Program, Role
 from siks_contracts.envelope import TraceContext, new_envelope
 from siks_contracts.events import HouseholdRegistered, HouseholdSnapshot, ProposalSubmitted, topic_of
-from siks_kit.kafka_access import client_args  # the local stack's admin (SASL/SCRAM), as every tool
+from siks_kit.bus.kafka_access import client_args  # the local stack's admin (SASL/SCRAM), as every tool
 
 ROOT = Path(__file__).resolve().parents[2]
 KAFKA = f"127.0.0.1:{os.environ.get('SIKS_KAFKA_PORT', 9092)}"

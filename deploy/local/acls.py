@@ -149,6 +149,6 @@ if __name__ == "__main__":
     elif sys.argv[1:] == ["--compose"]:
         print("\n".join(compose_lines(wanted(consumed_topics()))))
     else:
-        from siks_kit.kafka_access import client_args
+        from siks_kit.bus.kafka_access import client_args
 
         asyncio.run(grant(client_args(sys.argv[1] if len(sys.argv) > 1 else None)))

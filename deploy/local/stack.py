@@ -186,7 +186,7 @@ def _install() -> None:
 
 
 def _secrets_file() -> Path:
-    return STATE / "secrets" / "kafka.json"  # siks_kit.kafka_access reads it too
+    return STATE / "secrets" / "kafka.json"  # siks_kit.bus.kafka_access reads it too
 
 
 def _kafka_secrets() -> dict:
@@ -297,7 +297,7 @@ def _ferretdb() -> Component:
 
 
 def _kafka_env(user: str) -> dict[str, str]:
-    """How a process connects to Kafka as `user` (siks_kit.settings: SIKS_KAFKA_*)."""
+    """How a process connects to Kafka as `user` (siks_kit.runtime.settings: SIKS_KAFKA_*)."""
     creds = _kafka_secrets()
     return {"SIKS_KAFKA_BOOTSTRAP": f"127.0.0.1:{PORTS['kafka']}",
             "SIKS_KAFKA_SECURITY_PROTOCOL": creds["security_protocol"],

@@ -1,5 +1,5 @@
 """Creates every topic of the contracts (and its dead-letter twin) before services subscribe,
-then writes the ACLs (acls.py). Connects as the tools do (siks_kit.kafka_access: admin)."""
+then writes the ACLs (acls.py). Connects as the tools do (siks_kit.bus.kafka_access: admin)."""
 
 import asyncio
 import sys
@@ -7,7 +7,7 @@ from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from siks_contracts import topics
-from siks_kit.kafka_access import client_args
+from siks_kit.bus.kafka_access import client_args
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import acls  # noqa: E402

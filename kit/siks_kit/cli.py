@@ -12,9 +12,13 @@ from siks_contracts import topics
 from siks_contracts.enums import Role
 from siks_contracts.schemas import message_schemas
 
-from . import dead_letters, kafka_access, lag
-from .auth import DEFAULT_TTL, issue_token
-from .settings import ConfigurationError, ServiceSettings
+from siks_kit.bus import dead_letters
+
+from siks_kit.bus import kafka_access
+
+from siks_kit.bus import lag
+from siks_kit.web.auth import DEFAULT_TTL, issue_token
+from siks_kit.runtime.settings import ConfigurationError, ServiceSettings
 
 
 def _token(args: argparse.Namespace) -> int:

@@ -3,7 +3,7 @@
 import asyncio
 
 import pytest
-from siks_kit.breaker import CircuitBreaker, CircuitOpen, State
+from siks_kit.runtime.breaker import CircuitBreaker, CircuitOpen, State
 
 
 class FakeClock:

@@ -2,9 +2,10 @@ import pytest
 from pymongo.errors import AutoReconnect, NetworkTimeout, NotPrimaryError, OperationFailure
 from siks_contracts import topics
 from siks_contracts.events import HouseholdRegistered
-from siks_kit.consumer import Consumer, mask_identifiers, transient_database_error
-from siks_kit.memory import MemoryTransport
-from siks_kit.testing import envelope
+from siks_kit.bus.consumer import Consumer, mask_identifiers
+from siks_kit.store.documents import transient_database_error
+from siks_testkit.memory import MemoryTransport
+from siks_testkit.testing import envelope
 
 TYPE = "registry.household_registered.v1"
 
@@ -55,6 +56,7 @@ async def test_unknown_event_type_is_dead_lettered():
 
 def fast(bus, handlers, **kw) -> Consumer:
     """A consumer whose backoff is a few milliseconds: the tests wait on nothing."""
+    kw.setdefault("transient", transient_database_error)  # as the composition root wires it
     return Consumer("t", bus, handlers, backoff_initial_s=0.001, backoff_max_s=0.005, **kw)
 
 

@@ -5,10 +5,10 @@ import json
 
 from siks_contracts import topics
 from siks_contracts.events import HouseholdRegistered
-from siks_kit.consumer import Consumer
-from siks_kit.dead_letters import unreadable
-from siks_kit.memory import MemoryTransport
-from siks_kit.testing import envelope
+from siks_kit.bus.consumer import Consumer
+from siks_kit.bus.dead_letters import unreadable
+from siks_testkit.memory import MemoryTransport
+from siks_testkit.testing import envelope
 
 EVENT = envelope(HouseholdRegistered(household_id="h1", region_code="32.04.05.2001", member_count=1, version=1))
 

@@ -8,13 +8,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field
 from siks_contracts.enums import Role
-from siks_kit.auth import CurrentActor, issue_token, require_role, require_scope
-from siks_kit.bodylimit import BodyLimit
-from siks_kit.memory import MemoryDatabase, MemoryTransport
-from siks_kit.problems import (PROBLEM, PROBLEM_BASE, PROBLEM_INFO, Conflict, Invalid, NikTaken, Problem,
+from siks_kit.web.auth import CurrentActor, issue_token, require_role, require_scope
+from siks_kit.web.bodylimit import BodyLimit
+from siks_testkit.memory import MemoryDatabase, MemoryTransport
+from siks_kit.web.problems import (PROBLEM, PROBLEM_BASE, PROBLEM_INFO, Conflict, Invalid, NikTaken, Problem,
                                StaleVersion, errors_from_loc, field_error, pointer, problem_responses)
-from siks_kit.service import ServiceSpec, create_service_app
-from siks_kit.settings import DEVELOPMENT_JWT_SECRET, ServiceSettings
+from siks_kit.runtime.service import ServiceSpec, create_service_app
+from siks_kit.runtime.settings import DEVELOPMENT_JWT_SECRET, ServiceSettings
 
 LIMIT = 1024
 

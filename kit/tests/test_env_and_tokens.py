@@ -7,8 +7,8 @@ import jwt
 import pytest
 from siks_contracts.enums import Role
 from siks_kit import cli
-from siks_kit.auth import AUDIENCE, ISSUER, TokenPolicy, Unauthorized, actor_from_token, fit_region, issue_token
-from siks_kit.settings import DEVELOPMENT_JWT_SECRET, ConfigurationError, ServiceSettings
+from siks_kit.web.auth import AUDIENCE, ISSUER, TokenPolicy, Unauthorized, actor_from_token, fit_region, issue_token
+from siks_kit.runtime.settings import DEVELOPMENT_JWT_SECRET, ConfigurationError, ServiceSettings
 
 KEY = "a-test-signing-key-of-32-bytes-or-more"
 GOOD_SECRET = "0123456789abcdef0123456789abcdef"  # 32 bytes
@@ -68,8 +68,8 @@ def test_a_secret_alone_signs_with_production_rules_when_siks_env_is_unset(monke
 
 
 def test_a_service_refuses_to_start_without_siks_env(monkeypatch):
-    from siks_kit.memory import MemoryDatabase, MemoryTransport
-    from siks_kit.service import ServiceSpec, create_service_app
+    from siks_testkit.memory import MemoryDatabase, MemoryTransport
+    from siks_kit.runtime.service import ServiceSpec, create_service_app
 
     spec = ServiceSpec("probe", "0", "", (), (), ())
     with pytest.raises(ConfigurationError, match="SIKS_ENV is not set"):

@@ -3,8 +3,9 @@
 import json
 
 import pytest
-from siks_kit import cli, kafka_access
-from siks_kit.settings import ServiceSettings
+from siks_kit import cli
+from siks_kit.bus import kafka_access
+from siks_kit.runtime.settings import ServiceSettings
 
 SECRETS = {"bootstrap": "127.0.0.1:49092", "security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "SCRAM-SHA-512",
            "users": {"admin": "a" * 48, "integrator": "i" * 48}}

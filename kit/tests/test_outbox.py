@@ -4,10 +4,10 @@ import pytest
 from opentelemetry import trace
 from siks_contracts.envelope import Envelope
 from siks_contracts.events import HouseholdRegistered
-from siks_kit import tracing
-from siks_kit.memory import MemoryDatabase, MemoryTransport
-from siks_kit.outbox import OutboxRelay, next_sweep_after, outbox_entry
-from siks_kit.testing import await_for, envelope
+from siks_kit.observability import tracing
+from siks_testkit.memory import MemoryDatabase, MemoryTransport
+from siks_kit.bus.outbox import OutboxRelay, next_sweep_after, outbox_entry
+from siks_testkit.testing import await_for, envelope
 
 
 def _registered(n: int) -> Envelope:

@@ -3,12 +3,13 @@
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pymongo.errors import OperationFailure, ServerSelectionTimeoutError
-from siks_kit.problems import install_problem_handlers
+from siks_kit.store.documents import UNREACHABLE
+from siks_kit.web.problems import install_problem_handlers
 
 
 def _client() -> TestClient:
     app = FastAPI()
-    install_problem_handlers(app)
+    install_problem_handlers(app, unreachable=UNREACHABLE)  # as the composition root wires it
 
     @app.post("/db-away")
     async def db_away():

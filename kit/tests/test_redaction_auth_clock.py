@@ -2,9 +2,9 @@ from datetime import UTC, datetime
 
 import pytest
 from siks_contracts.enums import Role
-from siks_kit.auth import Unauthorized, actor_from_token, issue_token
-from siks_kit.clock import ShiftedClock, clock_from, SystemClock
-from siks_kit.redaction import mask_digits, redact_attribute
+from siks_kit.web.auth import Unauthorized, actor_from_token, issue_token
+from siks_kit.runtime.clock import ShiftedClock, clock_from, SystemClock
+from siks_kit.observability.redaction import mask_digits, redact_attribute
 
 
 def test_nik_runs_are_masked_anywhere():
@@ -54,7 +54,7 @@ def test_log_lines_mask_niks_in_the_message_and_in_the_traceback():
     import logging
     import sys
 
-    from siks_kit.logs import MaskingFormatter
+    from siks_kit.observability.logs import MaskingFormatter
 
     try:
         raise ValueError("no household for 3204052609800001")

@@ -5,8 +5,8 @@ import asyncio
 import uuid
 
 import pytest
-from siks_kit.memory import MemoryDatabase
-from siks_kit.store import DuplicateKey, MongoDatabase, project
+from siks_testkit.memory import MemoryDatabase
+from siks_kit.store.documents import DuplicateKey, MongoDatabase, project
 
 
 @pytest.fixture(params=["memory", pytest.param("ferretdb", marks=pytest.mark.stack)])

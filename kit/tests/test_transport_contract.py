@@ -6,10 +6,10 @@ import uuid
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from siks_kit.kafka_access import for_tools
-from siks_kit.memory import MemoryTransport
-from siks_kit.testing import await_for
-from siks_kit.transport import KafkaTransport
+from siks_kit.bus.kafka_access import for_tools
+from siks_testkit.memory import MemoryTransport
+from siks_testkit.testing import await_for
+from siks_kit.bus.transport import KafkaTransport
 
 
 class Harness:

@@ -9,7 +9,7 @@ import uuid
 import pytest
 from siks_client.ladder import Ladder, LadderError
 from siks_contracts import topics
-from siks_kit.testing import read_topic
+from siks_testkit.testing import read_topic
 
 pytestmark = pytest.mark.stack
 BOOTSTRAP = f"127.0.0.1:{os.environ.get('SIKS_KAFKA_PORT', '9092')}"

@@ -18,8 +18,8 @@ from siks_contracts import topics
 from siks_contracts.actor import Actor
 from siks_contracts.enums import Role
 from siks_contracts.events import Beneficiary, DecreeIssued
-from siks_kit.kafka_access import KafkaAccess, for_tools
-from siks_kit.testing import envelope, read_topic
+from siks_kit.bus.kafka_access import KafkaAccess, for_tools
+from siks_testkit.testing import envelope, read_topic
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "deploy" / "local"))
 import acls  # noqa: E402

@@ -12,7 +12,7 @@ import pytest
 from siks_client.ladder import household_body
 from siks_contracts import topics
 from siks_contracts.enums import Role
-from siks_kit.testing import read_topic
+from siks_testkit.testing import read_topic
 
 pytestmark = pytest.mark.stack
 VILLAGE = "32.04.05.2001"  # used by no other e2e file

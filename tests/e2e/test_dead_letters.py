@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaProducer
 from siks_contracts import topics
-from siks_kit.kafka_access import client_args
-from siks_kit.testing import read_topic
+from siks_kit.bus.kafka_access import client_args
+from siks_testkit.testing import read_topic
 
 pytestmark = pytest.mark.stack
 ROOT = Path(__file__).resolve().parents[2]

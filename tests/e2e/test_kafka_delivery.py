@@ -9,8 +9,8 @@ import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from siks_contracts import topics
-from siks_kit.kafka_access import client_args
-from siks_kit.testing import await_for, read_topic
+from siks_kit.bus.kafka_access import client_args
+from siks_testkit.testing import await_for, read_topic
 
 pytestmark = pytest.mark.stack
 BOOTSTRAP = f"127.0.0.1:{os.environ.get('SIKS_KAFKA_PORT', '9092')}"

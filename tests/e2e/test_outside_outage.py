@@ -14,7 +14,7 @@ import pytest
 from siks_contracts import topics
 from siks_contracts.enums import Role
 from siks_contracts.regions import regency_of
-from siks_kit.testing import await_for, read_topic
+from siks_testkit.testing import await_for, read_topic
 
 pytestmark = pytest.mark.stack
 ROOT = Path(__file__).resolve().parents[2]

@@ -17,10 +17,10 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from siks_client.ladder import household_body
 from siks_contracts import topics
-from siks_kit.kafka_access import client_args
+from siks_kit.bus.kafka_access import client_args
 from siks_contracts.enums import Role
-from siks_kit.lag import consumer_lag
-from siks_kit.testing import await_for, read_topic
+from siks_kit.bus.lag import consumer_lag
+from siks_testkit.testing import await_for, read_topic
 
 pytestmark = pytest.mark.stack
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 from siks_contracts.enums import Role
 from siks_contracts.regions import regency_of
-from siks_kit.auth import issue_token
-from siks_kit.settings import ServiceSettings
+from siks_kit.web.auth import issue_token
+from siks_kit.runtime.settings import ServiceSettings
 
 
 def _port(name: str, default: int) -> int:

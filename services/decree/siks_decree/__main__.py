@@ -1,4 +1,4 @@
-from siks_kit.serve import serve
+from siks_kit.web.serve import serve
 
 from .bootstrap import build_app
 from .config import Settings

@@ -1,11 +1,11 @@
 """The one place that picks concrete adapters; tests pass fakes in."""
 
 from fastapi import FastAPI
-from siks_kit.clock import Clock
-from siks_kit.ratelimit import RateLimit
-from siks_kit.service import create_service_app
-from siks_kit.store import Database
-from siks_kit.transport import Transport
+from siks_kit.runtime.clock import Clock
+from siks_kit.web.ratelimit import RateLimit
+from siks_kit.runtime.service import create_service_app
+from siks_kit.store.documents import Database
+from siks_kit.bus.transport import Transport
 
 from .api.routes import router
 from .config import Settings

@@ -11,11 +11,11 @@ from siks_contracts.envelope import Envelope, new_envelope
 from siks_contracts.events import CaseStageChanged, DecreeIssued
 from siks_contracts.identity import mask_name
 from siks_contracts.regions import region_name
-from siks_kit.auth import require_role
-from siks_kit.clock import Clock
-from siks_kit.outbox import outbox_entry
-from siks_kit.problems import PROBLEM, Conflict, NotFound, Problem
-from siks_kit.store import Database
+from siks_kit.web.auth import require_role
+from siks_kit.runtime.clock import Clock
+from siks_kit.bus.outbox import outbox_entry
+from siks_kit.web.problems import PROBLEM, Conflict, NotFound, Problem
+from siks_kit.store.documents import Database
 
 from .commands import DraftDecree
 from .domain.decree import Candidate, Decree, DecreeRefused, Entry, Status, next_period, normalise_name

@@ -11,14 +11,14 @@ from siks_contracts import topics
 from siks_contracts.actor import Actor
 from siks_contracts.enums import Program, Role, Stage
 from siks_contracts.events import CaseStageChanged
-from siks_kit.auth import issue_token
-from siks_kit.clock import FixedClock
-from siks_kit.consumer import Consumer
-from siks_kit.memory import MemoryDatabase, MemoryTransport
-from siks_kit.problems import Problem
-from siks_kit.samples import VILLAGE, household_snapshot
-from siks_kit.settings import DEVELOPMENT_JWT_SECRET
-from siks_kit.testing import envelope
+from siks_kit.web.auth import issue_token
+from siks_kit.runtime.clock import FixedClock
+from siks_kit.bus.consumer import Consumer
+from siks_testkit.memory import MemoryDatabase, MemoryTransport
+from siks_kit.web.problems import Problem
+from siks_testkit.samples import VILLAGE, household_snapshot
+from siks_kit.runtime.settings import DEVELOPMENT_JWT_SECRET
+from siks_testkit.testing import envelope
 from siks_decree import handlers
 from siks_decree.bootstrap import build_app
 from siks_decree.api.routes import decree_out

@@ -3,7 +3,7 @@ a conditional write on the version it read, read again and reapplied when anothe
 first (before, a lost insert race was swallowed).
 
 On FerretDB 1.x a conditional update is only atomic within one process (its SQLite backend
-updates by read, change, write back; kit/siks_kit/store.py queues a process's writes), so a
+updates by read, change, write back; kit/siks_kit/store/documents.py queues a process's writes), so a
 service runs one replica on FerretDB; MongoDB makes the same writes atomic across replicas."""
 
 import asyncio
@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 
 import pytest
 from siks_contracts.enums import EntryChange, Program
-from siks_kit.clock import FixedClock
-from siks_kit.samples import VILLAGE, household_snapshot
-from siks_kit.store import MongoDatabase
+from siks_kit.runtime.clock import FixedClock
+from siks_testkit.samples import VILLAGE, household_snapshot
+from siks_kit.store.documents import MongoDatabase
 from siks_decree import handlers
 from siks_decree.domain.decree import Entry
 from siks_decree.domain.roll import DecreeRef

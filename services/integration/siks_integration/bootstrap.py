@@ -5,11 +5,11 @@ fakes in."""
 import httpx
 from fastapi import FastAPI
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
-from siks_kit.breaker import CircuitBreaker
-from siks_kit.clock import Clock
-from siks_kit.service import create_service_app
-from siks_kit.store import Database
-from siks_kit.transport import Transport
+from siks_kit.runtime.breaker import CircuitBreaker
+from siks_kit.runtime.clock import Clock
+from siks_kit.runtime.service import create_service_app
+from siks_kit.store.documents import Database
+from siks_kit.bus.transport import Transport
 
 from .api.routes import router
 from .config import Settings

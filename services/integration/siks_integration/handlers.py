@@ -15,12 +15,12 @@ from typing import Any
 from siks_contracts.actor import Actor, system_actor
 from siks_contracts.envelope import Envelope, TraceContext, new_envelope
 from siks_contracts.events import ProposalSubmitted
-from siks_kit import tracing
-from siks_kit.auth import require_scope
-from siks_kit.clock import Clock
-from siks_kit.outbox import outbox_entry
-from siks_kit.problems import NotFound
-from siks_kit.store import Database
+from siks_kit.observability import tracing
+from siks_kit.web.auth import require_scope
+from siks_kit.runtime.clock import Clock
+from siks_kit.bus.outbox import outbox_entry
+from siks_kit.web.problems import NotFound
+from siks_kit.store.documents import Database
 
 from .domain.check_set import DTSEN, DUKCAPIL, CheckSet, Event, open_round
 from .outside.dtsen import Dtsen

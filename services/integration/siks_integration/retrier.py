@@ -11,7 +11,7 @@ import contextlib
 import logging
 from datetime import datetime, timedelta
 
-from siks_kit.outbox import next_sweep_after
+from siks_kit.bus.outbox import next_sweep_after
 
 from .handlers import IntegrationDeps, retry_pending
 

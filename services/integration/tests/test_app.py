@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 from fastapi.testclient import TestClient
 from siks_contracts import topics
 from siks_contracts.enums import Role
-from siks_kit.auth import issue_token
-from siks_kit.clock import FixedClock, SystemClock
-from siks_kit.memory import MemoryDatabase, MemoryTransport, Record
-from siks_kit.samples import proposal_submitted
-from siks_kit.settings import DEVELOPMENT_JWT_SECRET
-from siks_kit.testing import envelope, wait_for
+from siks_kit.web.auth import issue_token
+from siks_kit.runtime.clock import FixedClock, SystemClock
+from siks_testkit.memory import MemoryDatabase, MemoryTransport, Record
+from siks_testkit.samples import proposal_submitted
+from siks_kit.runtime.settings import DEVELOPMENT_JWT_SECRET
+from siks_testkit.testing import envelope, wait_for
 from siks_integration.bootstrap import build_app
 from siks_integration.config import Settings
 

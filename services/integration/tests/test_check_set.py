@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from siks_contracts.enums import Sex
 from siks_contracts.events import ChecksCompleted, ChecksPending
-from siks_kit.samples import household_snapshot, proposal_submitted
+from siks_testkit.samples import household_snapshot, proposal_submitted
 from siks_integration.domain.check_set import CheckSet, DukcapilAnswer, open_round
 from siks_integration.domain.checks import nik_check, region_check
 

@@ -7,12 +7,12 @@ from datetime import UTC, date, datetime, timedelta
 from siks_contracts import topics
 from siks_contracts.actor import Actor
 from siks_contracts.enums import Role
-from siks_kit.clock import FixedClock
-from siks_kit.consumer import Consumer
-from siks_kit.memory import MemoryDatabase, MemoryTransport
-from siks_kit.outbox import OutboxRelay
-from siks_kit.samples import household_snapshot, proposal_submitted
-from siks_kit.testing import envelope
+from siks_kit.runtime.clock import FixedClock
+from siks_kit.bus.consumer import Consumer
+from siks_testkit.memory import MemoryDatabase, MemoryTransport
+from siks_kit.bus.outbox import OutboxRelay
+from siks_testkit.samples import household_snapshot, proposal_submitted
+from siks_testkit.testing import envelope
 from siks_integration import handlers
 from siks_integration.domain.check_set import DukcapilAnswer
 from siks_integration.handlers import Backoff, IntegrationDeps

@@ -6,7 +6,7 @@ from datetime import date
 
 import httpx
 import pytest
-from siks_kit.breaker import CircuitBreaker, State
+from siks_kit.runtime.breaker import CircuitBreaker, State
 from siks_integration.outside.dtsen import HttpDtsen
 from siks_integration.outside.dukcapil import HttpDukcapil
 from siks_integration.outside.resilient import OutsideSystem, OutsideUnavailable, RetryPolicy, is_outage

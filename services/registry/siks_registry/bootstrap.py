@@ -4,12 +4,12 @@ from datetime import timedelta
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from siks_kit.clock import Clock
-from siks_kit.problems import problem_response
-from siks_kit.schedule import load_calendar
-from siks_kit.service import create_service_app
-from siks_kit.store import Database
-from siks_kit.transport import Transport
+from siks_kit.runtime.clock import Clock
+from siks_kit.web.problems import problem_response
+from siks_kit.runtime.schedule import load_calendar
+from siks_kit.runtime.service import create_service_app
+from siks_kit.store.documents import Database
+from siks_kit.bus.transport import Transport
 
 from .api.routes import router
 from .config import Settings

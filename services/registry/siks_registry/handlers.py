@@ -14,12 +14,12 @@ from siks_contracts.enums import Role
 from siks_contracts.envelope import Envelope, new_envelope
 from siks_contracts.events import Beneficiary, CaseStageChanged, DecreeIssued
 from siks_contracts.schedule import Calendar
-from siks_kit.auth import require_role, require_scope
-from siks_kit.clock import Clock
-from siks_kit.outbox import outbox_entry
-from siks_kit.problems import Conflict, NotFound, Problem
-from siks_kit.store import Database
-from siks_kit.tracing import current_trace_context
+from siks_kit.web.auth import require_role, require_scope
+from siks_kit.runtime.clock import Clock
+from siks_kit.bus.outbox import outbox_entry
+from siks_kit.web.problems import Conflict, NotFound, Problem
+from siks_kit.store.documents import Database
+from siks_kit.observability.tracing import current_trace_context
 
 from .commands import AmendHousehold, MemberIn, RegisterHousehold, SubmitProposal
 from .domain.household import Address, Amendment, Household, Member, refusal_for_claim

@@ -6,12 +6,12 @@ import pytest
 from fastapi.testclient import TestClient
 from siks_contracts import topics
 from siks_contracts.enums import Role
-from siks_kit.auth import issue_token
-from siks_kit.clock import FixedClock
+from siks_kit.web.auth import issue_token
+from siks_kit.runtime.clock import FixedClock
 from siks_contracts.events import Beneficiary, CaseStageChanged, DecreeIssued
-from siks_kit.memory import MemoryDatabase, MemoryTransport, Record
-from siks_kit.settings import DEVELOPMENT_JWT_SECRET
-from siks_kit.testing import envelope, wait_for
+from siks_testkit.memory import MemoryDatabase, MemoryTransport, Record
+from siks_kit.runtime.settings import DEVELOPMENT_JWT_SECRET
+from siks_testkit.testing import envelope, wait_for
 from siks_registry.bootstrap import build_app
 
 VILLAGE = "32.04.05.2001"

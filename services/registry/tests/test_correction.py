@@ -13,18 +13,18 @@ from siks_contracts.actor import Actor
 from siks_contracts.enums import Role
 from siks_contracts.events import Beneficiary, CaseStageChanged, DecreeIssued
 from siks_contracts.schedule import DEFAULT_CALENDAR
-from siks_kit.clock import FixedClock
-from siks_kit.memory import MemoryDatabase, MemoryTransport, Record
-from siks_kit.problems import Problem
-from siks_kit.testing import envelope
+from siks_kit.runtime.clock import FixedClock
+from siks_testkit.memory import MemoryDatabase, MemoryTransport, Record
+from siks_kit.web.problems import Problem
+from siks_testkit.testing import envelope
 from siks_registry import handlers
 from siks_registry.bootstrap import build_app
 from siks_registry.commands import AmendHousehold, RegisterHousehold
 from siks_registry.domain.refusals import Refused
 from siks_registry.handlers import RegistryDeps
 
-from siks_kit.auth import issue_token
-from siks_kit.settings import DEVELOPMENT_JWT_SECRET
+from siks_kit.web.auth import issue_token
+from siks_kit.runtime.settings import DEVELOPMENT_JWT_SECRET
 
 VILLAGE = "32.04.05.2001"
 IN_WINDOW = datetime(2026, 12, 16, 2, tzinfo=UTC)  # 09:00 in Jakarta, bansos window (15-25)

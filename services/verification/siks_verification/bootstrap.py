@@ -5,11 +5,11 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from siks_contracts.programs import DEFAULT_PROGRAM_RULES, ProgramRules
-from siks_kit.clock import Clock
-from siks_kit.schedule import load_calendar
-from siks_kit.service import create_service_app
-from siks_kit.store import Database
-from siks_kit.transport import Transport
+from siks_kit.runtime.clock import Clock
+from siks_kit.runtime.schedule import load_calendar
+from siks_kit.runtime.service import create_service_app
+from siks_kit.store.documents import Database
+from siks_kit.bus.transport import Transport
 
 from .api.routes import router
 from .config import Settings

@@ -1,4 +1,4 @@
-from siks_kit.settings import ServiceSettings
+from siks_kit.runtime.settings import ServiceSettings
 
 
 class Settings(ServiceSettings):

@@ -7,11 +7,11 @@ from typing import Any
 from siks_contracts.actor import Actor, system_actor
 from siks_contracts.envelope import Envelope, TraceContext, new_envelope
 from siks_contracts.events import ChecksCompleted, ChecksPending, DecreeIssued, ProposalSubmitted
-from siks_kit.clock import Clock
-from siks_kit.outbox import outbox_entry
-from siks_kit.problems import PROBLEM, Conflict, NotFound, Problem
-from siks_kit.store import Database
-from siks_kit.tracing import link_current_span
+from siks_kit.runtime.clock import Clock
+from siks_kit.bus.outbox import outbox_entry
+from siks_kit.web.problems import PROBLEM, Conflict, NotFound, Problem
+from siks_kit.store.documents import Database
+from siks_kit.observability.tracing import link_current_span
 
 from .commands import Approve, Validate, Verify, WithReason
 from .domain.case import Case, CaseRules, CheckRound, Command, DecreeRef, Decision, Refused, Why

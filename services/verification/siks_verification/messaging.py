@@ -1,8 +1,8 @@
-"""What verification says and hears on Kafka (subscribers are wired by siks_kit.service)."""
+"""What verification says and hears on Kafka (subscribers are wired by siks_kit.runtime.service)."""
 
 from siks_contracts.events import CaseStageChanged, ChecksCompleted, ChecksPending, DecreeIssued, ProposalSubmitted, type_of
-from siks_kit.consumer import Handler
-from siks_kit.service import ServiceSpec
+from siks_kit.bus.consumer import Handler
+from siks_kit.runtime.service import ServiceSpec
 
 from . import handlers
 from .handlers import VerificationDeps

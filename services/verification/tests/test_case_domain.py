@@ -6,7 +6,7 @@ import pytest
 from siks_contracts.actor import Actor, system_actor
 from siks_contracts.enums import Program, ProposalKind, RemovalReason, Role, Stage
 from siks_contracts.events import CheckResult, ChecksCompleted, ChecksPending
-from siks_kit.samples import REGENCY, VILLAGE, proposal_submitted
+from siks_testkit.samples import REGENCY, VILLAGE, proposal_submitted
 from siks_verification.domain.case import Case, CaseRules, Command, DecreeRef, Refused, Why
 from siks_verification.domain.ladder import LADDER, Action, transition_for
 

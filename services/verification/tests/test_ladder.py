@@ -7,12 +7,12 @@ from siks_contracts import topics
 from siks_contracts.actor import Actor
 from siks_contracts.enums import Role
 from siks_contracts.events import CheckResult, ChecksCompleted, DecreeIssued, Beneficiary
-from siks_kit.clock import FixedClock
-from siks_kit.consumer import Consumer
-from siks_kit.memory import MemoryDatabase, MemoryTransport
-from siks_kit.problems import Problem
-from siks_kit.samples import REGENCY, VILLAGE, proposal_submitted
-from siks_kit.testing import envelope
+from siks_kit.runtime.clock import FixedClock
+from siks_kit.bus.consumer import Consumer
+from siks_testkit.memory import MemoryDatabase, MemoryTransport
+from siks_kit.web.problems import Problem
+from siks_testkit.samples import REGENCY, VILLAGE, proposal_submitted
+from siks_testkit.testing import envelope
 from siks_verification import handlers
 from siks_verification.commands import Approve, Validate, Verify, WithReason
 from siks_verification.handlers import VerificationDeps

@@ -4,9 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from siks_contracts.enums import Program
-from siks_kit.auth import CurrentActor
-from siks_kit.problems import problem_responses
-from siks_kit.service import deps_of
+from siks_kit.web.auth import CurrentActor
+from siks_kit.web.problems import problem_responses
+from siks_kit.runtime.service import deps_of
 
 from .. import handlers
 from ..commands import (PERIOD, AbandonOut, BeneficiaryList, BeneficiaryRow, CandidateOut, CandidatesOut, DecreeOut, DraftDecree,

@@ -6,7 +6,7 @@ from typing import Any
 
 from siks_contracts.enums import EntryChange, Program, RemovalReason
 from siks_contracts.events import HouseholdSnapshot
-from siks_kit.store import Collection, Database, Document, insert_new
+from siks_kit.store.documents import Collection, Database, Document, insert_new
 
 from ..domain.decree import Candidate, Decree, Entry, Status
 from ..domain.roll import PublicStatus, Standing

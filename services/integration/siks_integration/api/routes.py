@@ -6,9 +6,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 from siks_contracts.events import CheckStatus
-from siks_kit.auth import CurrentActor
-from siks_kit.problems import problem_responses
-from siks_kit.service import deps_of
+from siks_kit.web.auth import CurrentActor
+from siks_kit.web.problems import problem_responses
+from siks_kit.runtime.service import deps_of
 
 from .. import handlers
 from ..domain.check_set import CheckSet

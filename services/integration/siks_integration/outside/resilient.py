@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from siks_kit.breaker import CircuitBreaker, CircuitOpen
+from siks_kit.runtime.breaker import CircuitBreaker, CircuitOpen
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from siks_contracts.events import CheckResult, HouseholdSnapshot
-from siks_kit.store import Collection, Database, Document, insert_new
+from siks_kit.store.documents import Collection, Database, Document, insert_new
 
 from ..domain.check_set import Announced, Check, CheckSet
 

@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from siks_contracts.enums import Program, ProposalKind, Relation, RemovalReason, Sex
-from siks_kit.store import Collection, Database, Document, insert_new
+from siks_kit.store.documents import Collection, Database, Document, insert_new
 
 from ..domain.household import Address, Household, Member, ProgrammeStatus, claim_is_dead
 from ..domain.proposal import PENDING, Proposal

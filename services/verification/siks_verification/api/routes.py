@@ -5,9 +5,9 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from siks_kit.auth import CurrentActor
-from siks_kit.problems import problem_responses
-from siks_kit.service import deps_of
+from siks_kit.web.auth import CurrentActor
+from siks_kit.web.problems import problem_responses
+from siks_kit.runtime.service import deps_of
 
 from .. import handlers
 from ..commands import Approve, ApprovalOut, CalendarOut, CaseOut, HistoryOut, Validate, Verify, WindowOut, WithReason

@@ -7,7 +7,7 @@ from typing import Any
 
 from siks_contracts.enums import ProposalKind, Program, RemovalReason, Role, Stage
 from siks_contracts.events import CheckResult, HouseholdSnapshot
-from siks_kit.store import Collection, Database, Document, DuplicateKey, insert_new
+from siks_kit.store.documents import Collection, Database, Document, DuplicateKey, insert_new
 
 from ..domain.case import Case, CheckRound, HistoryEntry
 

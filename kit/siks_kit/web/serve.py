@@ -5,8 +5,8 @@ from collections.abc import Callable
 import uvicorn
 from fastapi import FastAPI
 
-from .logs import configure_logging
-from .settings import ConfigurationError, ServiceSettings
+from siks_kit.observability.logs import configure_logging
+from siks_kit.runtime.settings import ConfigurationError, ServiceSettings
 
 
 def serve(name: str, settings: ServiceSettings, build: Callable[[ServiceSettings], FastAPI]) -> None:

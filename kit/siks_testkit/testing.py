@@ -16,7 +16,7 @@ from siks_contracts import topics
 from siks_contracts.envelope import Envelope, new_envelope
 from siks_contracts.events import topic_of, type_of
 
-from .kafka_access import KafkaAccess, client_args
+from siks_kit.bus.kafka_access import KafkaAccess, client_args
 
 T = TypeVar("T")
 OPERATOR = Actor(sub="op-1", role=Role.OPERATOR_DESA, region="32.04.05.2001")
@@ -57,7 +57,7 @@ async def read_topic(bootstrap: str | KafkaAccess, topic: str, match: Callable[[
                      deadline_s: float = 30.0, want: int = 1, group: str | None = None) -> list[ConsumerRecord]:
     """Reads `topic` from the beginning with a throwaway group until `want` records match, then
     on to the end, so that a late duplicate is seen too. A bare bootstrap authenticates as the
-    tools do (siks_kit.kafka_access.for_tools: the local stack's admin)."""
+    tools do (siks_kit.bus.kafka_access.for_tools: the local stack's admin)."""
     consumer = AIOKafkaConsumer(topic, **client_args(bootstrap), group_id=group or f"test-{uuid.uuid4()}",
                                 auto_offset_reset="earliest", enable_auto_commit=False)
     await consumer.start()

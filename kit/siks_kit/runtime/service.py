@@ -20,17 +20,17 @@ from pydantic import BaseModel
 from siks_contracts.asyncapi import asyncapi_document
 from siks_contracts.events import topic_of
 
-from . import kafka_access
-from .clock import Clock, clock_from
-from .consumer import Consumer, Handler
-from .outbox import OutboxRelay
-from .auth import TokenPolicy
-from .bodylimit import BodyLimit
-from .problems import PROBLEM, FieldError, ProblemDetails, install_problem_handlers, problem_response, problem_responses
-from .settings import ServiceSettings
-from .store import Database, MongoDatabase
-from .tracing import instrument_fastapi, setup_tracing
-from .transport import KafkaTransport, Transport
+from siks_kit.bus import kafka_access
+from siks_kit.runtime.clock import Clock, clock_from
+from siks_kit.bus.consumer import Consumer, Handler
+from siks_kit.bus.outbox import OutboxRelay
+from siks_kit.web.auth import TokenPolicy
+from siks_kit.web.bodylimit import BodyLimit
+from siks_kit.web.problems import PROBLEM, FieldError, ProblemDetails, install_problem_handlers, problem_response, problem_responses
+from siks_kit.runtime.settings import ServiceSettings
+from siks_kit.store.documents import Database, MongoDatabase, UNREACHABLE, transient_database_error
+from siks_kit.observability.tracing import instrument_fastapi, setup_tracing
+from siks_kit.bus.transport import KafkaTransport, Transport
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ def create_service_app(
         relay = OutboxRelay([db.collection(n) for n in spec.outbox_collections], bus,
                             sweep_seconds=settings.outbox_sweep_seconds)
         db.on_write = relay.notify
-        consumer = Consumer(spec.name, bus, make_handlers(deps))
+        consumer = Consumer(spec.name, bus, make_handlers(deps), transient=transient_database_error)
         for topic in sorted({topic_of(t) for t in spec.consumes}):
             bus.subscribe(topic, spec.name, consumer.on_topic(topic))
         await deps.prepare()
@@ -116,7 +116,7 @@ def create_service_app(
     app.state.signing_secret = settings.signing_secret()
     app.state.token_policy = TokenPolicy(app.state.signing_secret, settings.jwt_issuer, settings.jwt_audience,
                                          timedelta(seconds=settings.token_max_ttl_seconds))
-    install_problem_handlers(app)
+    install_problem_handlers(app, unreachable=UNREACHABLE)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     _install_access_log(app)  # outside the body limit, so a 413 is logged too
     _install_operational_routes(app, spec, clock)

@@ -3,7 +3,7 @@ tracebacks included (an exception's message may quote the input it choked on).""
 
 import logging
 
-from .redaction import mask_digits
+from siks_kit.observability.redaction import mask_digits
 
 
 class MaskingFormatter(logging.Formatter):

@@ -22,14 +22,13 @@ import re
 from collections.abc import Awaitable, Callable
 
 from pydantic import BaseModel, ValidationError
-from pymongo.errors import ConnectionFailure, OperationFailure
 from siks_contracts import topics
 from siks_contracts.envelope import Envelope
 from siks_contracts.events import EVENTS, parse_payload, types_on
 from siks_contracts.identity import mask_nik
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_random_exponential
 
-from .transport import Transport
+from siks_kit.bus.transport import Transport
 
 log = logging.getLogger(__name__)
 Handler = Callable[[Envelope, BaseModel], Awaitable[None]]
@@ -40,7 +39,6 @@ REFUSED = "refused"  # a producer or type that does not belong on the topic
 # topic: sent back, they would only be parked again.
 UNREADABLE_REASONS = (INVALID, UNKNOWN_TYPE, REFUSED)
 _DIGIT_RUN = re.compile(r"(?<!\d)\d{16}(?!\d)")  # a NIK or a KK number
-_SQLITE_BUSY = ("SQLITE_BUSY", "database is locked")
 MAX_REASON = 500
 
 
@@ -54,23 +52,14 @@ def mask_identifiers(text: str) -> str:
     return _DIGIT_RUN.sub(lambda m: mask_nik(m.group()), text)
 
 
-def transient_database_error(exc: BaseException) -> bool:
-    """A database failure that passes by itself: retry, never dead-letter.
-
-    pymongo's ConnectionFailure covers AutoReconnect, NetworkTimeout, NotPrimaryError and
-    ServerSelectionTimeoutError; FerretDB's SQLite backend reports a busy database as an
-    OperationFailure whose message names SQLITE_BUSY."""
-    if isinstance(exc, ConnectionFailure):
-        return True
-    if isinstance(exc, OperationFailure):
-        text = f"{exc} {exc.details or ''}"
-        return any(marker in text for marker in _SQLITE_BUSY)
+def never_transient(exc: BaseException) -> bool:
+    """The default: no failure passes by itself. The composition root passes the store's rule."""
     return False
 
 
 class Consumer:
     def __init__(self, service: str, transport: Transport, handlers: dict[str, Handler], *,
-                 attempts: int = 3, transient: Callable[[BaseException], bool] = transient_database_error,
+                 attempts: int = 3, transient: Callable[[BaseException], bool] = never_transient,
                  transient_budget_s: float = 20.0, backoff_initial_s: float = 0.05, backoff_max_s: float = 2.0) -> None:
         self._service, self._transport = service, transport
         self._handlers, self._attempts, self._transient = handlers, attempts, transient

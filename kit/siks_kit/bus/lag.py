@@ -5,11 +5,13 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
+from siks_contracts import topics
 
-from .kafka_access import KafkaAccess, client_args
-from .offsets import committed, partitions_of
+from siks_kit.bus.kafka_access import KafkaAccess, client_args
+from siks_kit.bus.offsets import committed, partitions_of
 
-SERVICE_GROUPS = ("registry", "verification", "integration", "decree")  # group id = service name
+# A service's group id is its name, and every service owns a topic: the owners are the groups.
+SERVICE_GROUPS = tuple(sorted(set(topics.OWNER.values())))
 
 
 @dataclass(frozen=True)

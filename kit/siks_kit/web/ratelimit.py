@@ -5,7 +5,7 @@ from collections.abc import Callable
 
 from fastapi import Request
 
-from .problems import Problem
+from siks_kit.web.problems import Problem
 
 
 class RateLimited(Problem):

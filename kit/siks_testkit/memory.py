@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 import mongomock
 from pymongo import ReturnDocument
 
-from .store import Collection, DuplicateKey, WriteHook, _noop, adds_outbox, report_update
-from .transport import RecordCallback
+from siks_kit.store.documents import Collection, DuplicateKey, WriteHook, _noop, adds_outbox, report_update
+from siks_kit.bus.transport import RecordCallback
 
 
 class MemoryCollection:

@@ -12,9 +12,9 @@ from typing import Any
 from siks_contracts.envelope import Envelope
 from siks_contracts.events import topic_of
 
-from . import tracing
-from .store import Collection
-from .transport import Transport
+from siks_kit.observability import tracing
+from siks_kit.store.documents import Collection
+from siks_kit.bus.transport import Transport
 
 log = logging.getLogger(__name__)
 PENDING = {"outbox.0": {"$exists": True}}

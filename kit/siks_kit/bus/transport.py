@@ -1,5 +1,5 @@
 """How events leave and enter a service. KafkaTransport runs FastStream with aiokafka and its
-Kafka telemetry middleware; MemoryTransport (siks_kit.memory) serves unit tests."""
+Kafka telemetry middleware; MemoryTransport (siks_testkit.memory) serves unit tests."""
 
 import logging
 from collections.abc import Awaitable, Callable
@@ -12,7 +12,7 @@ from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 from opentelemetry.sdk.trace import TracerProvider
 
-from .kafka_access import KafkaAccess
+from siks_kit.bus.kafka_access import KafkaAccess
 
 log = logging.getLogger(__name__)
 

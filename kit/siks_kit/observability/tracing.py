@@ -14,7 +14,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, TraceFlags
 from siks_contracts.envelope import TraceContext
 
-from .redaction import redact_attribute
+from siks_kit.observability.redaction import redact_attribute
 
 log = logging.getLogger(__name__)
 _provider: TracerProvider | None = None

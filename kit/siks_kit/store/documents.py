@@ -1,7 +1,7 @@
 """The document store the services use: a small async interface over MongoDB collections.
 
 MongoCollection speaks to a real MongoDB-wire server (PyMongo's AsyncMongoClient); the
-MemoryDatabase fake (siks_kit.memory) serves unit tests. One shared test suite runs both.
+MemoryDatabase fake (siks_testkit.memory) serves unit tests. One shared test suite runs both.
 A write that adds outbox entries calls `on_write(collection, _id)`, so the relay publishes
 that document at once, by _id, without scanning for work.
 """
@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from pymongo import AsyncMongoClient, ReturnDocument
+from pymongo.errors import ConnectionFailure, OperationFailure
 from pymongo.errors import DuplicateKeyError as _MongoDuplicateKey
 
 Document = dict[str, Any]
@@ -280,3 +281,22 @@ class MongoDatabase:
 
     async def close(self) -> None:
         await self._client.close()
+
+
+# The database is away (network, not primary, server selection): requests answer 503, records wait.
+UNREACHABLE: tuple[type[BaseException], ...] = (ConnectionFailure,)
+_SQLITE_BUSY = ("SQLITE_BUSY", "database is locked")
+
+
+def transient_database_error(exc: BaseException) -> bool:
+    """A database failure that passes by itself: retry, never dead-letter.
+
+    pymongo's ConnectionFailure covers AutoReconnect, NetworkTimeout, NotPrimaryError and
+    ServerSelectionTimeoutError; FerretDB's SQLite backend reports a busy database as an
+    OperationFailure whose message names SQLITE_BUSY."""
+    if isinstance(exc, ConnectionFailure):
+        return True
+    if isinstance(exc, OperationFailure):
+        text = f"{exc} {exc.details or ''}"
+        return any(marker in text for marker in _SQLITE_BUSY)
+    return False

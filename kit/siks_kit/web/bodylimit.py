@@ -6,7 +6,7 @@ counted as the app reads it and cut off at the chunk that passes the limit."""
 import json
 from typing import Any
 
-from .problems import PROBLEM_JSON, BodyTooLarge, problem_body
+from siks_kit.web.problems import PROBLEM_JSON, BodyTooLarge, problem_body
 
 Scope = dict[str, Any]
 

@@ -18,9 +18,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from siks_contracts import topics
 
-from .consumer import UNREADABLE_REASONS
-from .kafka_access import KafkaAccess, client_args
-from .offsets import committed, partitions_of
+from siks_kit.bus.consumer import UNREADABLE_REASONS
+from siks_kit.bus.kafka_access import KafkaAccess, client_args
+from siks_kit.bus.offsets import committed, partitions_of
 
 REPLAY_GROUP = "siks-dead-letter-replay"
 DEAD_LETTER_HEADERS = ("dead_letter_reason", "dead_letter_source", "dead_letter_consumer")

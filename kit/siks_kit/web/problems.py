@@ -16,7 +16,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from pymongo.errors import ConnectionFailure
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -244,7 +243,8 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return out
 
 
-def install_problem_handlers(app: FastAPI) -> None:
+def install_problem_handlers(app: FastAPI, unreachable: tuple[type[BaseException], ...] = ()) -> None:
+    """`unreachable`: the store's exceptions for a database that is away (503 with Retry-After)."""
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         return problem_response(exc.status, exc.detail, request, type_=exc.type, title=exc.title,
@@ -259,12 +259,14 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return problem_response(exc.status_code, str(exc.detail), request, headers=getattr(exc, "headers", None))
 
-    @app.exception_handler(ConnectionFailure)
-    async def _database_away(request: Request, exc: ConnectionFailure) -> JSONResponse:
+    async def _database_away(request: Request, exc: Exception) -> JSONResponse:
         log.warning("database unreachable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
         return problem_response(503, "the database cannot be reached; the request was not completed. "
                                      "Try again shortly: repeating it is safe", request,
                                 type_=PROBLEM.database_unavailable, headers={"Retry-After": "5"})
+
+    for kind in unreachable:
+        app.add_exception_handler(kind, _database_away)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -18,7 +18,7 @@ from siks_contracts.actor import Actor
 from siks_contracts.enums import Role
 from siks_contracts.regions import InvalidRegion, normalize_region_code, region_level
 
-from .problems import Forbidden, Unauthorized
+from siks_kit.web.problems import Forbidden, Unauthorized
 
 ALGORITHM = "HS256"
 ISSUER = "siks-ng"

@@ -1,0 +1,1 @@
+"""Tracing, JSON logs and the redaction that keeps personal data out of both."""

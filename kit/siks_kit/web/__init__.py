@@ -1,0 +1,1 @@
+"""The HTTP edge: tokens, problem details, rate and body limits, serving."""
