@@ -63,3 +63,12 @@ def test_kafka_config_prints_librdkafka_properties(stack_state, capsys):
 def test_kafka_config_of_an_unknown_principal_fails(stack_state, capsys):
     assert cli.main(["kafka-config", "nobody"]) == 2
     assert "no Kafka principal 'nobody'" in capsys.readouterr().err
+
+
+def test_the_state_folder_is_the_checkouts_var_stack(monkeypatch):
+    from pathlib import Path
+
+    from siks_kit.bus.kafka_access import state_folder
+    monkeypatch.delenv("SIKS_STATE", raising=False)
+    root = Path(__file__).resolve().parents[2]
+    assert state_folder() == root / "var" / "stack" and (root / "deploy" / "local" / "stack.py").exists()

@@ -53,7 +53,8 @@ def state_folder() -> Path:
     """The local stack's state folder (deploy/local/stack.py uses the same rule)."""
     if os.environ.get("SIKS_STATE"):
         return Path(os.environ["SIKS_STATE"])
-    return Path(__file__).resolve().parents[2] / "var" / "stack"
+    # kit/siks_kit/bus/kafka_access.py -> the checkout's root (the workspace installs kit editable)
+    return Path(__file__).resolve().parents[3] / "var" / "stack"
 
 
 def local_secrets(state: Path | None = None) -> dict[str, Any] | None:
