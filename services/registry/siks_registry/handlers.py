@@ -89,14 +89,14 @@ async def register_household(deps: RegistryDeps, actor: Actor, cmd: RegisterHous
     # Pending first, then the claims, then visible with its event: see store/repositories.py.
     await deps.households.add_pending(household, now)
     try:
-        if refused := await deps.niks.claim(household.niks, household.id, now):
+        if refused := await deps.niks.claim(household.niks, household.id, now, str(uuid4())):
             raise refusal_for_claim(household.niks.index(refused))
         _within_lease(deps, now)
         event = _event(registration.event, actor, cmd.region_code, now)
         if not await deps.households.activate(household.id, outbox_entry(event, household.id)):
             raise Conflict("the registration was undone meanwhile; repeat it")
     except BaseException:
-        await deps.niks.release(household.niks, household.id)
+        await deps.niks.release(household.niks, household.id)  # a new household's id: all its own
         await deps.households.discard_pending(household.id)
         raise
     return HouseholdOut.of(household)
@@ -125,16 +125,17 @@ async def amend_household(deps: RegistryDeps, actor: Actor, household_id: str, c
         version=cmd.version, address=address, housing=cmd.housing, assets=cmd.assets, kk_number=cmd.kk_number,
         members=_members(cmd.members) if cmd.members is not None else None), now)
     new = amended.household
-    if refused := await deps.niks.claim(amended.claim, household.id, now):
+    token = str(uuid4())  # this request's claims: undone by it alone if its write fails
+    if refused := await deps.niks.claim(amended.claim, household.id, now, token):
         raise refusal_for_claim(new.niks.index(refused))
     try:
         _within_lease(deps, now)
         saved = await deps.households.save(new, expected_version=household.version)
     except BaseException:
-        await deps.niks.release(amended.claim, household.id)
+        await deps.niks.release_own(amended.claim, household.id, token)
         raise
     if not saved:
-        await deps.niks.release(amended.claim, household.id)
+        await deps.niks.release_own(amended.claim, household.id, token)
         raise Conflict(f"the household changed since version {cmd.version} was read; read it again and redo "
                        "the change")
     await deps.niks.release(amended.release, household.id)

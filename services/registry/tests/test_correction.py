@@ -337,3 +337,22 @@ async def test_concurrent_patches_moving_a_member_leave_the_nik_in_one_household
     assert len(holding) <= 1
     claim = await deps.niks.holder(EUIS["nik"])
     assert claim == (holding[0].id if holding else None)
+
+
+@pytest.mark.parametrize("seed", range(8))
+async def test_two_patches_of_one_household_taking_the_same_person_leave_their_claim_with_the_winner(seed):
+    """The e2e race that found it: both requests read version 1; the loser's undo must not
+    release the claim the winner's stored household relies on."""
+    db = YieldingDatabase(seed)
+    deps = deps_on(db)
+    b = await handlers.register_household(deps, OPERATOR, RegisterHousehold.model_validate(
+        household(kk_number="3204050911230002", members=[SITI])))
+    joko = {**JOKO, "relation": "other"}
+    same = AmendHousehold(version=1, members=[SITI, joko])
+    results = await asyncio.gather(*(outcome(handlers.amend_household(deps, OPERATOR, b.id, same)) for _ in range(2)))
+    stored = await deps.households.get(b.id)
+    if stored.holds(JOKO["nik"]):
+        assert await deps.niks.holder(JOKO["nik"]) == b.id
+    else:
+        assert await deps.niks.holder(JOKO["nik"]) is None
+    assert sum(not isinstance(r, int) for r in results) <= 1 and all(r == 409 for r in results if isinstance(r, int))

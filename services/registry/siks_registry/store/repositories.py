@@ -180,28 +180,32 @@ class NikClaims:
         self._households = households
         self.lease = lease
 
-    async def claim(self, niks: Iterable[str], household_id: str, now: datetime) -> str | None:
-        """Claims every NIK for the household, in NIK order (two requests wanting the same set
-        meet on the same first NIK); on conflict releases those it took and names the NIK it
-        could not have (for the caller to name the member's position, never the holder)."""
+    async def claim(self, niks: Iterable[str], household_id: str, now: datetime, token: str) -> str | None:
+        """Claims every NIK for the household under this request's `token`, in NIK order (two
+        requests wanting the same set meet on the same first NIK); on conflict releases those
+        it took and names the NIK it could not have (for the caller to name the member's
+        position, never the holder)."""
         taken: list[str] = []
         for nik in sorted(niks):
-            if not await self._claim_one(nik, household_id, now):
-                await self.release(taken, household_id)
+            if not await self._claim_one(nik, household_id, now, token):
+                await self.release_own(taken, household_id, token)
                 return nik
             taken.append(nik)
         return None
 
-    async def _claim_one(self, nik: str, household_id: str, now: datetime) -> bool:
+    async def _claim_one(self, nik: str, household_id: str, now: datetime, token: str) -> bool:
         for _ in range(5):  # each round either settles or saw the claim change under it
-            if await insert_new(self.coll, {"_id": nik, "household_id": household_id, "at": now}):
+            if await insert_new(self.coll, {"_id": nik, "household_id": household_id, "at": now, "token": token}):
                 return True
             claim = await self.coll.find_one({"_id": nik})
             if claim is None:
                 continue  # released meanwhile: try the insert again
             holder_id = claim["household_id"]
             if holder_id == household_id:
-                return True
+                # Another request of the same household holds it: that request may still fail and
+                # release it, so this one cannot rely on it. (One of two concurrent changes of a
+                # household fails on its version anyway.)
+                return claim.get("token") in (None, token)
             found = await self._households.get_with_pending(holder_id)
             holder, pending_since = found if found else (None, None)
             if not claim_is_dead(claimed_at=claim.get("at"), holder=holder, holder_pending_since=pending_since,
@@ -209,7 +213,7 @@ class NikClaims:
                 return False
             # Taken over only if still the dead holder's: of two takers, one wins.
             if await self.coll.update_one({"_id": nik, "household_id": holder_id},
-                                          {"$set": {"household_id": household_id, "at": now}}):
+                                          {"$set": {"household_id": household_id, "at": now, "token": token}}):
                 return True
         return False
 
@@ -226,5 +230,11 @@ class NikClaims:
         return True
 
     async def release(self, niks: Iterable[str], household_id: str) -> None:
+        """After a stored change: the NIKs of members who left are free."""
         for nik in niks:
             await self.coll.delete_one({"_id": nik, "household_id": household_id})
+
+    async def release_own(self, niks: Iterable[str], household_id: str, token: str) -> None:
+        """Undoes a request's own claims (its write failed), never another request's."""
+        for nik in niks:
+            await self.coll.delete_one({"_id": nik, "household_id": household_id, "token": token})
