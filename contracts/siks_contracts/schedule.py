@@ -5,7 +5,7 @@ this module only reasons about it."""
 
 import calendar as _months
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field, model_validator
@@ -106,14 +106,6 @@ class Calendar(BaseModel):
         return ApprovalPlacement(following if roll_over else None, deadline, following, next_deadline,
                                  rolled_over=roll_over)
 
-    def closes_at(self, program: Program, at: datetime) -> datetime | None:
-        """End (exclusive) of the window open at `at`, if one is."""
-        window = self._window_for(program)
-        if window is None:
-            return None
-        local = self.local(at)
-        start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-        return start + timedelta(days=window.last_day)
 
 
 DEFAULT_CALENDAR = Calendar(
