@@ -531,8 +531,8 @@ async def draft_and_issue(ladder: Ladder, run: Run) -> None:
         raise DemoFailed("no case was approved: there is nothing to decree")
     for period, cases in sorted((await approvals_arrived(ladder, run, ours)).items()):
         if period != run.period:
-            console.print(f"  [yellow]the {run.program} decree for {run.period} was issued by an earlier run; "
-                          f"{len(cases)} approvals go into {period}[/]")
+            console.print(f"  [yellow]{run.program} decrees from {run.period} on were issued by earlier runs (one "
+                          f"decree per programme and period): {len(cases)} approvals go into {period}[/]")
         try:
             draft = await ladder.draft_decree(run.program, period)  # an open draft is refreshed, not doubled
         except LadderError as exc:
@@ -650,12 +650,12 @@ def ladder_table(run: Run) -> Table:
 
 
 def decree_table(run: Run) -> Table:
-    table = Table(title=f"SK Mensos: {run.program} {run.period}", title_justify="left")
-    for column in ("number", "count", "of this run", "content hash", "decree id", "note"):
-        table.add_column(column, no_wrap=column in ("number", "content hash"))
+    table = Table(title=f"SK Mensos: {run.program}", title_justify="left")
+    for column in ("number", "period", "count", "of this run", "content hash", "decree id", "note"):
+        table.add_column(column, no_wrap=column in ("number", "period", "content hash", "decree id"))
     for d in run.decrees:
-        table.add_row(d["number"], str(d["count"]), str(d["ours"]), d["content_hash"][:19] + "…", d["id"][:8],
-                      "left open earlier" if d["stale"] else "")
+        table.add_row(d["number"], d["period"], str(d["count"]), str(d["ours"]), d["content_hash"][7:19] + "…", d["id"],
+                      "with earlier approvals" if d["stale"] else "")
     return table
 
 
@@ -710,7 +710,7 @@ async def demo(run: Run) -> None:
             await check_window(ladder, run)
         with phase(run, "2. Village operators register households and propose"):
             await enrol(ladder, run)
-        with phase(run, "3. Integration checks (Dukcapil, NIK, region)"):
+        with phase(run, "3. Integration checks (NIK, region, Dukcapil, DTSEN desil)"):
             await await_checks(ladder, run)
         with phase(run, "4. Dinas Sosial verifies, BPS validates, regents approve"):
             await verify_validate(ladder, run)
