@@ -19,6 +19,7 @@ from .domain.ladder import Action
 from .store.cases import CaseStore
 
 SERVICE = "verification"
+WRITE_ATTEMPTS = 5  # conditional writes that lost to a concurrent one: load again and decide again
 
 # How each kind of refusal reaches a person: status and problem type (docs/problems.md).
 _PROBLEM = {Why.ROLE: (403, PROBLEM.forbidden), Why.AREA: (403, PROBLEM.forbidden),
@@ -69,23 +70,28 @@ async def _save(deps: VerificationDeps, loaded: Case, decision: Decision, actor:
 
 
 async def on_proposal_submitted(deps: VerificationDeps, envelope: Envelope, p: ProposalSubmitted) -> None:
-    """A first submission opens the case; a resubmission (round n) takes it back to `submitted`."""
-    case, doc = await deps.cases.load(p.proposal_id)
-    now = deps.clock.now()
-    if case is None:
-        decision = Case.open(p, envelope.actor, now, early=_early_checks(doc, p.round))
-        extra = {"origin_trace": envelope.trace.model_dump() if envelope.trace else None}
-        await deps.cases.insert(decision.case, _outbox(decision, envelope.actor, envelope), extra,
-                                replacing_early=doc is not None)
-        return
-    if p.round <= case.round:
-        return  # redelivered
-    try:
-        decision = case.act(Action.RESUBMIT, system_actor(envelope.producer), now,
-                            Command(proposal=p, by=envelope.actor), deps.rules)
-    except Refused as refusal:
-        raise _Ignored(refusal) from None
-    await _save(deps, case, decision, envelope.actor, envelope)
+    """A first submission opens the case (with any check results that came first); a
+    resubmission (round n) takes it back to `submitted`."""
+    for _ in range(WRITE_ATTEMPTS):
+        case, doc = await deps.cases.load(p.proposal_id)
+        now = deps.clock.now()
+        if case is None:
+            decision = Case.open(p, envelope.actor, now, early=_early_checks(doc, p.round))
+            extra = {"origin_trace": envelope.trace.model_dump() if envelope.trace else None}
+            if await deps.cases.insert(decision.case, _outbox(decision, envelope.actor, envelope), extra,
+                                       onto_placeholder=doc is not None):
+                return
+            continue  # opened by a redelivery, or results arrived meanwhile: look again
+        if p.round <= case.round:
+            return  # redelivered
+        try:
+            decision = case.act(Action.RESUBMIT, system_actor(envelope.producer), now,
+                                Command(proposal=p, by=envelope.actor), deps.rules)
+        except Refused as refusal:
+            raise _Ignored(refusal) from None
+        if await _save(deps, case, decision, envelope.actor, envelope):
+            return
+    raise Conflict(f"case {p.proposal_id} kept changing while its proposal was recorded")
 
 
 class _Ignored(Exception):
@@ -115,7 +121,7 @@ async def on_checks_pending(deps: VerificationDeps, envelope: Envelope, c: Check
 
 
 async def _record(deps: VerificationDeps, case_id: str, field: str, payload: Any, decide) -> None:
-    for _ in range(5):  # a concurrent write (a person acting) moves the version: load again
+    for _ in range(WRITE_ATTEMPTS):  # a concurrent write (a person acting) moves the version
         case = await deps.cases.get(case_id)
         if case is None:
             if await deps.cases.keep_early(case_id, field, payload.model_dump(mode="json")):

@@ -77,11 +77,13 @@ class CaseStore:
         return (await self.load(case_id))[0]
 
     async def insert(self, case: Case, outbox: list[dict[str, Any]], extra: dict[str, Any],
-                     replacing_early: bool) -> bool:
-        """Stores a new case; onto the early results' placeholder when one exists. False when
-        the case exists already (a redelivered proposal)."""
+                     onto_placeholder: bool) -> bool:
+        """Stores a new case, onto the placeholder of check results that came before it when the
+        caller saw one. False when the document is not as the caller saw it: the case exists
+        (a redelivered proposal) or results made a placeholder meanwhile (the topics are
+        consumed side by side); the caller looks again."""
         doc = {**to_doc(case), **extra}
-        if not replacing_early:
+        if not onto_placeholder:
             return await insert_new(self.coll, {**doc, "outbox": outbox})
         body = {k: v for k, v in doc.items() if k != "_id"}
         return await self.coll.update_one({"_id": case.proposal_id, "stage": {"$exists": False}},
