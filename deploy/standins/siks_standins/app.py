@@ -57,6 +57,20 @@ class DesilOut(BaseModel):
     desil: int
 
 
+class DesilsIn(BaseModel):
+    niks: list[str] = Field(min_length=1, max_length=50)
+
+
+class DesilOfOne(BaseModel):
+    nik: str
+    found: bool
+    desil: int | None
+
+
+class DesilsOut(BaseModel):
+    results: list[DesilOfOne]
+
+
 def problem(status: int, title: str, detail: str | None = None, **extra: Any) -> JSONResponse:
     """RFC 9457 problem details, as every SIKS-NG party speaks them."""
     body = {"type": "about:blank", "title": title, "status": status, **extra}
@@ -289,6 +303,13 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         if person is None:
             raise HTTPException(404, "NIK is not in DTSEN")
         return DesilOut(nik_found=True, desil=person.desil)
+
+    @outside.post("/dtsen/v1/desil", dependencies=[systems.guard("dtsen")])
+    def desils(body: DesilsIn) -> DesilsOut:
+        """Several people at once (a household), their NIKs in the body rather than the URL."""
+        people = [(nik, pop().by_nik.get(nik.strip())) for nik in body.niks]
+        return DesilsOut(results=[DesilOfOne(nik=nik, found=p is not None, desil=p.desil if p else None)
+                                  for nik, p in people])
 
     app.include_router(outside)
     return app

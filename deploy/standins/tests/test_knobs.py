@@ -137,3 +137,12 @@ def test_the_environment_sets_where_reset_returns_to():
         c.put("/_knobs/dukcapil", json={"outage": True})
         assert c.delete("/_knobs").json()["dukcapil"] == {"outage": False, "latency_ms": 5.0, "error_rate": 0.1,
                                                           "rate_limit": None}
+
+
+def test_dtsen_answers_a_household_in_one_request_and_obeys_its_knobs(client):
+    people = client.get("/_population", params={"limit": 2}).json()["people"]
+    niks = [p["nik"] for p in people] + ["3204050101010099"]
+    answer = client.post("/dtsen/v1/desil", json={"niks": niks}).json()["results"]
+    assert [r["found"] for r in answer] == [True, True, False] and answer[2]["desil"] is None
+    assert client.put("/_knobs/dtsen", json={"outage": True}).status_code == 200
+    assert client.post("/dtsen/v1/desil", json={"niks": niks}).status_code == 503

@@ -100,8 +100,9 @@ async def _ask_dukcapil(deps: IntegrationDeps, cs: CheckSet) -> None:
 
 async def _ask_dtsen(deps: IntegrationDeps, cs: CheckSet) -> None:
     members = cs.household.members if cs.household else []
-    desils, unavailable = await _gather([deps.dtsen.desil(m.nik) for m in members])
-    if unavailable is not None:
+    try:
+        desils = await deps.dtsen.desils([m.nik for m in members]) if members else []
+    except OutsideUnavailable as unavailable:
         cs.mark_unavailable(DTSEN, unavailable.reason)
     else:
         cs.record_dtsen(desils)

@@ -35,8 +35,8 @@ class FakeDukcapil:
 
 
 class FakeDtsen:
-    async def desil(self, nik: str) -> int | None:
-        return {"3204052609800001": 4, "3204055912790001": 3}.get(nik)
+    async def desils(self, niks: list[str]) -> list[int | None]:
+        return [{"3204052609800001": 4, "3204055912790001": 3}.get(nik) for nik in niks]
 
 
 def auth(role=Role.SUPERVISOR_KABKOTA, region="32.04"):

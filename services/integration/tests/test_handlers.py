@@ -40,15 +40,15 @@ class FakeDukcapil:
 
 class FakeDtsen:
     def __init__(self, desils: dict[str, int] | None = None, fail: int = 0) -> None:
-        self.desils = desils if desils is not None else {"3204052609800001": 4, "3204055912790001": 3}
+        self.known = desils if desils is not None else {"3204052609800001": 4, "3204055912790001": 3}
         self.fail, self.calls = fail, 0
 
-    async def desil(self, nik: str) -> int | None:
+    async def desils(self, niks: list[str]) -> list[int | None]:
         self.calls += 1
         if self.fail > 0:
             self.fail -= 1
             raise OutsideUnavailable("dtsen", "timed out")
-        return self.desils.get(nik)
+        return [self.known.get(nik) for nik in niks]
 
 
 class World:
@@ -88,7 +88,7 @@ async def test_checks_pass_with_desil_and_one_event_however_often_the_proposal_a
     (event,) = await w.published()
     assert event["type"] == "integration.checks_completed.v1"
     assert event["payload"]["desil"] == 3 and event["payload"]["round"] == 1 and event["payload"]["passed"] is True
-    assert w.dukcapil.calls == 2 and w.dtsen.calls == 2  # two members, asked once
+    assert w.dukcapil.calls == 2 and w.dtsen.calls == 1  # two members, asked once; DTSEN for the household at once
     assert "3204052609800001" not in json.dumps(event["payload"]["checks"])  # evidence carries no NIK
     view = await handlers.read_checks(w.deps, AUDITOR, "p-1")
     assert view.passed is True and view.waiting_on == []
@@ -119,7 +119,7 @@ async def test_an_outage_leaves_the_check_pending_and_the_retrier_finishes_it_wh
     assert [e["type"] for e in events] == ["integration.checks_pending.v1", "integration.checks_completed.v1"]
     assert events[1]["correlation_id"] == events[0]["correlation_id"]  # still the proposal's story
     assert w.retrier.waiting == {}
-    assert w.dtsen.calls == 2  # DTSEN answered the first time and is not asked again
+    assert w.dtsen.calls == 1  # DTSEN answered the first time and is not asked again
 
 
 async def test_pending_sets_survive_a_restart_the_sweep_finds_them():
@@ -166,7 +166,7 @@ async def test_a_new_round_overtakes_a_pending_retry_of_the_old_one():
 
 
 async def test_both_systems_down_then_one_back_says_pending_again_with_the_one_still_waited_on():
-    w = World(dukcapil=FakeDukcapil(fail=100), dtsen=FakeDtsen(fail=2))
+    w = World(dukcapil=FakeDukcapil(fail=100), dtsen=FakeDtsen(fail=1))
     await w.submit()
     w.later(1)
     await w.retrier.run_due()

@@ -68,7 +68,7 @@ async def test_still_failing_after_the_attempts_is_unavailable_with_a_reason_tha
     far = FarEnd([503] * 3, ANSWER)
     sys_, _ = system(far)
     with pytest.raises(OutsideUnavailable) as exc:
-        await HttpDtsen(sys_).desil(NIK)
+        await HttpDtsen(sys_).desils([NIK])
     assert exc.value.reason == "HTTP 503" and NIK not in str(exc.value)
     assert len(far.requests) == 3
 
@@ -93,17 +93,21 @@ async def test_the_breaker_opens_after_repeated_failures_and_a_trial_after_the_c
 
 
 async def test_dtsen_not_found_is_an_answer_not_a_failure():
-    far = FarEnd([], httpx.Response(404, json={"status": 404, "title": "Not Found"}))
+    other = "3204055912790001"
+    far = FarEnd([], httpx.Response(200, json={"results": [{"nik": NIK, "found": False, "desil": None},
+                                                           {"nik": other, "found": True, "desil": 3}]}))
     sys_, _ = system(far)
-    assert await HttpDtsen(sys_).desil(NIK) is None
+    assert await HttpDtsen(sys_).desils([NIK, other]) == [None, 3]
     assert len(far.requests) == 1 and sys_.breaker.state is State.CLOSED
 
 
-async def test_dtsen_desil():
-    far = FarEnd([], httpx.Response(200, json={"nik_found": True, "desil": 3}))
+async def test_dtsen_asks_for_a_household_in_one_request_with_no_nik_in_the_url():
+    far = FarEnd([], httpx.Response(200, json={"results": [{"nik": NIK, "found": True, "desil": 3}]}))
     sys_, _ = system(far)
-    assert await HttpDtsen(sys_).desil(NIK) == 3
-    assert far.requests[0].url.path == f"/dtsen/v1/desil/{NIK}"
+    assert await HttpDtsen(sys_).desils([NIK]) == [3]
+    (request,) = far.requests
+    assert request.url.path == "/dtsen/v1/desil" and NIK not in str(request.url)
+    assert NIK in request.content.decode()
 
 
 async def test_an_unexpected_4xx_is_not_retried_and_does_not_open_the_breaker():
