@@ -72,12 +72,18 @@ async def _save(deps: VerificationDeps, loaded: Case, decision: Decision, actor:
 async def on_proposal_submitted(deps: VerificationDeps, envelope: Envelope, p: ProposalSubmitted) -> None:
     """A first submission opens the case (with any check results that came first); a
     resubmission (round n) takes it back to `submitted`."""
+    now = deps.clock.now()
+    extra = {"origin_trace": envelope.trace.model_dump() if envelope.trace else None}
+    if p.round == 1:  # the common case: nothing stored yet, one insert and no read
+        decision = Case.open(p, envelope.actor, now)
+        if await deps.cases.insert(decision.case, _outbox(decision, envelope.actor, envelope), extra,
+                                   onto_placeholder=False):
+            return
     for _ in range(WRITE_ATTEMPTS):
         case, doc = await deps.cases.load(p.proposal_id)
         now = deps.clock.now()
         if case is None:
             decision = Case.open(p, envelope.actor, now, early=_early_checks(doc, p.round))
-            extra = {"origin_trace": envelope.trace.model_dump() if envelope.trace else None}
             if await deps.cases.insert(decision.case, _outbox(decision, envelope.actor, envelope), extra,
                                        onto_placeholder=doc is not None):
                 return

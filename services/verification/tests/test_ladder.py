@@ -176,20 +176,19 @@ async def test_refusals_become_problems_that_name_the_rule(world):
     assert unreasoned.value.status == 422 and unreasoned.value.extra["errors"][0]["pointer"] == "/desil_reason"
 
 
-async def test_results_that_arrive_between_lookup_and_insert_are_kept_and_the_case_opens(world, monkeypatch):
+async def test_results_that_arrive_just_before_the_insert_are_kept_and_the_case_opens(world, monkeypatch):
     """The two topics are consumed side by side: check results may make their placeholder
-    after the proposal's handler found nothing and before it stores the case."""
+    after the proposal's handler decided to open the case and before it stores it."""
     deps, consumer, _ = world
-    real_load, calls = deps.cases.load, []
+    real_insert, calls = deps.cases.insert, []
 
-    async def load_then_results_arrive(case_id):
-        found = await real_load(case_id)
+    async def results_arrive_first(case, outbox, extra, onto_placeholder):
         if not calls:
-            calls.append(case_id)
-            await deps.cases.keep_early(case_id, "completed", checks().model_dump(mode="json"))
-        return found
+            calls.append(case.proposal_id)
+            await deps.cases.keep_early(case.proposal_id, "completed", checks().model_dump(mode="json"))
+        return await real_insert(case, outbox, extra, onto_placeholder=onto_placeholder)
 
-    monkeypatch.setattr(deps.cases, "load", load_then_results_arrive)
+    monkeypatch.setattr(deps.cases, "insert", results_arrive_first)
     await deliver(consumer, topics.PROPOSALS, envelope(proposal_submitted()))
     case = await deps.cases.get("p-1")
     assert case is not None and case.stage == "submitted" and case.checks.passed is True

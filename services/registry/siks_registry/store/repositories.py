@@ -90,7 +90,9 @@ class HouseholdStore:
         await self.coll.insert_one({"_id": h.id, **household_doc(h), "open_proposals": {}, "pending_since": now})
 
     async def activate(self, household_id: str, outbox: dict[str, Any]) -> bool:
-        return await self.coll.update_one({"_id": household_id, "pending_since": {"$exists": True}},
+        # By _id alone (one write, no guard to read first): only the request that stored the
+        # pending household activates it, once; False if its failure path discarded it.
+        return await self.coll.update_one({"_id": household_id},
                                           {"$unset": {"pending_since": ""}, "$push": {"outbox": outbox}})
 
     async def discard_pending(self, household_id: str) -> None:
@@ -145,8 +147,8 @@ class ProposalStore:
         await self.coll.insert_one({"_id": p.id, **proposal_doc(p), "origin_trace": origin_trace})
 
     async def activate(self, p: Proposal, outbox: dict[str, Any]) -> bool:
-        return await self.coll.update_one({"_id": p.id, "status": PENDING},
-                                          {"$set": {"status": p.status}, "$push": {"outbox": outbox}})
+        # By _id alone, as for households: only the request that stored it activates it, once.
+        return await self.coll.update_one({"_id": p.id}, {"$set": {"status": p.status}, "$push": {"outbox": outbox}})
 
     async def discard_pending(self, proposal_id: str) -> None:
         await self.coll.delete_one({"_id": proposal_id, "status": PENDING})
