@@ -1,7 +1,8 @@
 """The local FerretDB build finds documents by _id through its _id index.
 
 deploy/local/install_ferretdb.sh fixes FerretDB 1.x's _id expression so SQLite can use the
-index; without the fix every find, update and delete by _id reads the whole table."""
+index, and lets a filter that names a plain _id beside other conditions use it too; without
+the fixes every find, update and delete by _id, or guarded by more, reads the whole table."""
 
 import uuid
 
@@ -22,6 +23,11 @@ async def test_a_find_by_id_searches_the_index_instead_of_scanning(mongo_url):
             "explain", {"find": coll.name, "filter": {"_id": "doc-7"}})
         plan = " ".join(explained["queryPlanner"]["Plan"])
         assert "USING INDEX" in plan and "SCAN" not in plan, plan
+        guarded = await client["siks_test_build"].command(
+            "explain", {"find": coll.name, "filter": {"_id": "doc-7", "n": {"$ne": 3}}})
+        plan = " ".join(guarded["queryPlanner"]["Plan"])
+        assert "USING INDEX" in plan and "SCAN" not in plan, plan  # a guarded filter goes by _id too
+        assert await coll.find_one({"_id": "doc-7", "n": 8}) is None  # the rest of the filter still applies
         assert await coll.find_one({"_id": "doc-7"}) == {"_id": "doc-7", "n": 7}
         assert (await coll.update_one({"_id": "doc-8"}, {"$set": {"n": 80}})).modified_count == 1
         assert (await coll.find_one({"_id": "doc-8"}))["n"] == 80

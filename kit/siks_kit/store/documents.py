@@ -68,55 +68,12 @@ def adds_outbox(change: Mapping[str, Any]) -> bool:
 WriteHook = Callable[[str, Any], None]
 
 
-_MISSING = object()
-
-
 def report_update(result: Any, update: Mapping[str, Any], on_write: WriteHook, collection: str, doc_id: Any) -> bool:
     """Whether an update matched or upserted; names the document when it added outbox entries."""
     changed = result.matched_count > 0 or result.upserted_id is not None
     if changed and adds_outbox(update):
         on_write(collection, doc_id)
     return changed
-
-
-def _get(doc: Any, path: str) -> Any:
-    for part in path.split("."):
-        if isinstance(doc, dict):
-            doc = doc.get(part, _MISSING)
-        elif isinstance(doc, list) and part.isdigit():
-            doc = doc[int(part)] if int(part) < len(doc) else _MISSING
-        else:
-            return _MISSING
-    return doc
-
-
-def _is_operator(condition: Any) -> bool:
-    """`{"$ne": x}` and the like, as against a plain value to equal."""
-    return isinstance(condition, dict) and bool(condition) and all(k.startswith("$") for k in condition)
-
-
-def _holds(value: Any, condition: Any) -> bool:
-    values = value if isinstance(value, list) else [value]  # an array matches by any element
-    if _is_operator(condition):
-        for op, arg in condition.items():
-            if op == "$exists":
-                if (value is not _MISSING) != bool(arg):
-                    return False
-            elif op == "$ne":
-                if arg in values or value == arg:
-                    return False
-            elif op == "$in":
-                if not any(v in arg for v in values):
-                    return False
-            else:
-                raise NotImplementedError(op)
-        return True
-    return value == condition or condition in values
-
-
-def matches(doc: Mapping[str, Any], filter: Mapping[str, Any]) -> bool:
-    """The few query operators our guards use ($exists, $ne, $in, equality, dotted paths)."""
-    return all(_holds(_get(doc, path), cond) for path, cond in filter.items())
 
 
 def project(doc: Document, projection: Mapping[str, Any] | None) -> Document:
@@ -133,18 +90,6 @@ def project(doc: Document, projection: Mapping[str, Any] | None) -> Document:
     return {key: value for key, value in doc.items() if wanted.get(key, True)}
 
 
-def _split_id(filter: Mapping[str, Any]) -> tuple[Any, dict[str, Any]] | None:
-    """(_id, the rest) when a filter names one document by _id and adds guards."""
-    doc_id = filter.get("_id", _MISSING)
-    if doc_id is _MISSING or isinstance(doc_id, dict) or len(filter) == 1:
-        return None
-    return doc_id, {k: v for k, v in filter.items() if k != "_id"}
-
-
-def _has_equality(guards: Mapping[str, Any]) -> bool:
-    return not all(_is_operator(c) for c in guards.values())
-
-
 class WriteGate:
     """Serialises one process's writes when the server is FerretDB 1.x.
 
@@ -158,11 +103,6 @@ class WriteGate:
         self._client = client
         self._lock: asyncio.Lock | None = None
         self._decided = False
-
-    @property
-    def serialising(self) -> bool:
-        """Known to be FerretDB (decided at the first write or readiness check)."""
-        return self._lock is not None
 
     async def decide(self) -> None:
         await self._needed()
@@ -197,15 +137,7 @@ class MongoCollection:
             self._on_write(self.name, doc["_id"])
 
     async def find_one(self, filter, projection=None):
-        split = _split_id(filter) if self._gate.serialising else None
-        if split is None:
-            return await self._raw.find_one(filter, projection)
-        # FerretDB 1.x pushes only an _id-alone filter down to SQLite; anything more scans
-        # the whole collection. Fetch by _id, apply the guards here.
-        doc = await self._raw.find_one({"_id": split[0]})
-        if doc is None or not matches(doc, split[1]):
-            return None
-        return project(doc, projection)
+        return await self._raw.find_one(filter, projection)
 
     async def find(self, filter, *, sort=None, limit=0, skip=0, projection=None):
         cursor = self._raw.find(filter, projection, skip=skip, limit=limit)
@@ -214,22 +146,11 @@ class MongoCollection:
         return await cursor.to_list(None)
 
     async def update_one(self, filter, update, *, upsert: bool = False) -> bool:
+        # One command: the server applies the guards (our FerretDB build narrows any filter
+        # naming an _id through its index), and the gate keeps this process's writes from
+        # interleaving with FerretDB's read, change, write back.
         try:
             async with self._gate():
-                split = _split_id(filter) if self._gate.serialising else None
-                if split is not None:
-                    # Guards checked here on the _id read, then an _id-alone update: atomic,
-                    # since the gate lets no other write of this process in between.
-                    current = await self._raw.find_one({"_id": split[0]})
-                    if current is not None and not matches(current, split[1]):
-                        if upsert:
-                            raise _MongoDuplicateKey("guard failed on an existing _id")
-                        return False
-                    if current is not None or not _has_equality(split[1]):
-                        # No document: an upsert inserts whatever operator guards say, so the
-                        # _id alone is the same filter. Equality guards would be copied into
-                        # the new document, so those keep the whole filter.
-                        filter = {"_id": split[0]}
                 result = await self._raw.update_one(filter, update, upsert=upsert)
         except _MongoDuplicateKey as exc:
             raise DuplicateKey(str(filter.get("_id"))) from exc
@@ -241,12 +162,6 @@ class MongoCollection:
 
     async def delete_one(self, filter) -> bool:
         async with self._gate():
-            split = _split_id(filter) if self._gate.serialising else None
-            if split is not None:
-                current = await self._raw.find_one({"_id": split[0]})
-                if current is None or not matches(current, split[1]):
-                    return False
-                filter = {"_id": split[0]}
             return (await self._raw.delete_one(filter)).deleted_count > 0
 
     async def count(self, filter) -> int:
