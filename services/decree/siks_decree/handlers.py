@@ -52,10 +52,10 @@ def _problem(refusal: DecreeRefused) -> Problem:
 
 
 async def on_case_stage_changed(deps: DecreeDeps, envelope: Envelope, c: CaseStageChanged) -> None:
-    issued = await deps.decrees.issued_periods(c.program.value)
-    candidate = Candidate.from_case(c, issued)
-    if candidate is not None:
-        await deps.candidates.add(candidate)  # a redelivery finds it stored: nothing twice
+    if not Candidate.wanted(c):
+        return  # most stage changes: no read of the decrees for them
+    candidate = Candidate.from_case(c, await deps.decrees.issued_periods(c.program.value))
+    await deps.candidates.add(candidate)  # a redelivery finds it stored: nothing twice
 
 
 async def candidate_count(deps: DecreeDeps, actor: Actor, program: Program, period: str) -> dict[str, Any]:

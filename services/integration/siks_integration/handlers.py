@@ -26,7 +26,7 @@ from .domain.check_set import DTSEN, DUKCAPIL, CheckSet, Event, open_round
 from .outside.dtsen import Dtsen
 from .outside.dukcapil import Dukcapil
 from .outside.resilient import OutsideUnavailable
-from .store.checks import CheckStore, Stored
+from .store.checks import CheckStore
 
 SERVICE = "integration"
 log = logging.getLogger(__name__)

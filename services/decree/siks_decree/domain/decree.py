@@ -23,7 +23,6 @@ class Status(StrEnum):
     ISSUED = "issued"
 
 
-DRAFT, ISSUED = Status.DRAFT.value, Status.ISSUED.value
 # A draft still `drafting` after this long was abandoned by a crash: the next draft takes it over.
 DRAFTING_LEASE = timedelta(minutes=2)
 
@@ -81,11 +80,16 @@ class Candidate:
     approved_at: datetime
     approval_reference: str | None
 
+    @staticmethod
+    def wanted(c: CaseStageChanged) -> bool:
+        """Only a case approved for the roll becomes a candidate; updates change no roll."""
+        return c.stage is Stage.APPROVED and c.household is not None and c.kind is not ProposalKind.UPDATE
+
     @classmethod
     def from_case(cls, c: CaseStageChanged, issued_periods: set[str]) -> Candidate | None:
-        """A case approved for the roll becomes a candidate of its period, or of the first
-        period after it whose decree is not issued yet. Updates change no roll: None."""
-        if c.stage is not Stage.APPROVED or c.household is None or c.kind is ProposalKind.UPDATE:
+        """The candidate of its period, or of the first period after it whose decree is not
+        issued yet; None for a case that is not `wanted`."""
+        if not cls.wanted(c):
             return None
         removal = c.kind is ProposalKind.INELIGIBILITY or c.removal_reason is not None
         change = EntryChange.REMOVED if removal else EntryChange.ADDED

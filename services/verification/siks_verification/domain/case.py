@@ -287,12 +287,12 @@ def _not_the(stage: Stage, duty: str):
     def guard(case: Case, actor: Actor, at: datetime, cmd: Command, rules: CaseRules) -> None:
         if rules.separation_of_duties and case.last_actor_at(stage) == actor.sub:
             raise Refused(Why.SEPARATION_OF_DUTIES,
-                          f"separation of duties: the person who {duty} this case may not also {cmd_verb(case)} it",
+                          f"separation of duties: the person who {duty} this case may not also {_next_step(case)} it",
                           rule=f"separation_of_duties:{stage}")
     return guard
 
 
-def cmd_verb(case: Case) -> str:
+def _next_step(case: Case) -> str:
     return {Stage.VERIFIED: "validate" if case.kind not in _SHORT_LADDER else "approve",
             Stage.VALIDATED: "approve"}.get(case.stage, "move")
 

@@ -11,10 +11,6 @@ from siks_kit.store.documents import Collection, Database, Document, DuplicateKe
 
 from ..domain.case import Case, CheckRound, HistoryEntry
 
-# Kept on the document beside the case, never read by the domain.
-_INFRA = ("origin_trace",)
-
-
 def _checks_doc(c: CheckRound) -> dict[str, Any]:
     return {"round": c.round, "checks": [x.model_dump(mode="json") for x in c.checks], "passed": c.passed,
             "waiting_on": list(c.waiting_on), "desil": c.desil}
