@@ -1,13 +1,15 @@
-"""The local FerretDB build finds documents by _id through its _id index.
+"""The local FerretDB build finds documents by _id through its _id index, answers updates of
+any number of statements, and applies guarded writes atomically.
 
 deploy/local/install_ferretdb.sh fixes FerretDB 1.x's _id expression so SQLite can use the
 index, and lets a filter that names a plain _id beside other conditions use it too; without
 the fixes every find, update and delete by _id, or guarded by more, reads the whole table."""
 
+import asyncio
 import uuid
 
 import pytest
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, UpdateOne
 
 pytestmark = pytest.mark.stack
 
@@ -36,3 +38,50 @@ async def test_a_find_by_id_searches_the_index_instead_of_scanning(mongo_url):
     finally:
         await client.drop_database("siks_test_build")
         await client.close()
+
+
+async def test_an_update_of_a_thousand_statements_and_concurrent_ones_all_answer(mongo_url):
+    """FerretDB 1.24.2 kept each statement's iterator (and a pooled SQLite connection) open to
+    the end of the command: 100 statements in one update, or in concurrent ones, hung."""
+    client = AsyncMongoClient(mongo_url)
+    try:
+        coll = client["siks_test_build"][f"bulk_{uuid.uuid4().hex[:8]}"]
+        await coll.insert_many([{"_id": i, "n": 0} for i in range(1000)])
+        one = await asyncio.wait_for(
+            coll.bulk_write([UpdateOne({"_id": i}, {"$inc": {"n": 1}}) for i in range(1000)], ordered=False), 60)
+        assert one.modified_count == 1000
+        several = await asyncio.wait_for(asyncio.gather(*(
+            coll.bulk_write([UpdateOne({"_id": i}, {"$inc": {"n": 1}}) for i in range(k, 1000, 8)], ordered=False)
+            for k in range(8))), 60)
+        assert sum(r.modified_count for r in several) == 1000
+        assert await coll.count_documents({"n": 2}) == 1000
+    finally:
+        await client.drop_database("siks_test_build")
+        await client.close()
+
+
+async def test_concurrent_guarded_updates_of_one_document_lose_nothing(mongo_url):
+    """Each writer reads the version and writes only if it is still that one (optimistic
+    concurrency). Every success must show in the document: none overwrites another."""
+    clients = [AsyncMongoClient(mongo_url) for _ in range(4)]  # separate connections, as replicas
+    try:
+        name = f"guarded_{uuid.uuid4().hex[:8]}"
+        await clients[0]["siks_test_build"][name].insert_one({"_id": "one", "version": 0, "seen": []})
+
+        async def writer(client: AsyncMongoClient, who: int) -> int:
+            coll, won = client["siks_test_build"][name], 0
+            for attempt in range(25):
+                doc = await coll.find_one({"_id": "one"})
+                result = await coll.update_one({"_id": "one", "version": doc["version"]},
+                                               {"$set": {"version": doc["version"] + 1},
+                                                "$push": {"seen": f"{who}-{attempt}"}})
+                won += result.modified_count
+            return won
+
+        wins = await asyncio.gather(*(writer(clients[k % 4], k) for k in range(8)))
+        final = await clients[0]["siks_test_build"][name].find_one({"_id": "one"})
+        assert final["version"] == sum(wins) == len(final["seen"]) > 0
+    finally:
+        await clients[0].drop_database("siks_test_build")
+        for client in clients:
+            await client.close()

@@ -289,7 +289,7 @@ def _format_kafka(java: list[str], data: Path, props: Path, users: dict[str, str
 def _ferretdb() -> Component:
     data = STATE / "ferretdb"
     data.mkdir(parents=True, exist_ok=True)
-    binary = CACHE / f"ferretdb-{FERRETDB_VERSION}-idpush" / "ferretdb"  # see install_ferretdb.sh
+    binary = CACHE / f"ferretdb-{FERRETDB_VERSION}-atomic" / "ferretdb"  # see install_ferretdb.sh
     return Component("mongo", [str(binary), "--handler=sqlite", f"--sqlite-url=file:{data}/",
                                f"--listen-addr=127.0.0.1:{PORTS['mongo']}", "--debug-addr=-",
                                "--telemetry=disable", f"--state-dir={data}", "--log-level=warn"],

@@ -93,8 +93,8 @@ async def test_delete_one_reports_whether_it_deleted(coll):
 
 
 async def test_concurrent_updates_of_one_document_are_never_lost(coll):
-    # FerretDB 1.x applies updates as read-change-write: without the write gate one of two
-    # concurrent updates vanished (the relay's outbox removal against a stage move).
+    # FerretDB 1.x applies updates as read-change-write: without our build's collection lock
+    # one of two concurrent updates vanished (the relay's outbox removal against a stage move).
     await coll.insert_one({"_id": "race", "hits": [], "outbox": []})
     await asyncio.gather(*(coll.update_one({"_id": "race"}, {"$push": {"hits": i}}) for i in range(60)))
     assert sorted((await coll.find_one({"_id": "race"}))["hits"]) == list(range(60))

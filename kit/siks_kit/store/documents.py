@@ -6,9 +6,7 @@ A write that adds outbox entries calls `on_write(collection, _id)`, so the relay
 that document at once, by _id, without scanning for work.
 """
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from pymongo import AsyncMongoClient, ReturnDocument
@@ -90,47 +88,13 @@ def project(doc: Document, projection: Mapping[str, Any] | None) -> Document:
     return {key: value for key, value in doc.items() if wanted.get(key, True)}
 
 
-class WriteGate:
-    """Serialises one process's writes when the server is FerretDB 1.x.
-
-    FerretDB's SQLite backend applies an update as read, change, write back, without a lock:
-    two concurrent updates of one document (the relay removing published entries while a
-    handler moves a case) lose one of them, and concurrent writers get SQLITE_BUSY. SQLite
-    takes one writer at a time anyway, so queueing our writes here costs nothing and keeps
-    every conditional update atomic. MongoDB needs none of this: the gate stays open."""
-
-    def __init__(self, client: AsyncMongoClient) -> None:
-        self._client = client
-        self._lock: asyncio.Lock | None = None
-        self._decided = False
-
-    async def decide(self) -> None:
-        await self._needed()
-
-    async def _needed(self) -> bool:
-        if not self._decided:
-            info = await self._client.admin.command("buildInfo")
-            self._lock = asyncio.Lock() if "ferretdbVersion" in info else None
-            self._decided = True
-        return self._lock is not None
-
-    @contextlib.asynccontextmanager
-    async def __call__(self) -> AsyncIterator[None]:
-        if await self._needed():
-            async with self._lock:  # type: ignore[union-attr]
-                yield
-        else:
-            yield
-
-
 class MongoCollection:
-    def __init__(self, raw: Any, on_write: WriteHook, gate: WriteGate) -> None:
-        self._raw, self._on_write, self.name, self._gate = raw, on_write, raw.name, gate
+    def __init__(self, raw: Any, on_write: WriteHook) -> None:
+        self._raw, self._on_write, self.name = raw, on_write, raw.name
 
     async def insert_one(self, doc: Document) -> None:
         try:
-            async with self._gate():
-                await self._raw.insert_one(doc)
+            await self._raw.insert_one(doc)
         except _MongoDuplicateKey as exc:
             raise DuplicateKey(str(doc.get("_id"))) from exc
         if adds_outbox(doc):
@@ -146,35 +110,29 @@ class MongoCollection:
         return await cursor.to_list(None)
 
     async def update_one(self, filter, update, *, upsert: bool = False) -> bool:
-        # One command: the server applies the guards (our FerretDB build narrows any filter
-        # naming an _id through its index), and the gate keeps this process's writes from
-        # interleaving with FerretDB's read, change, write back.
+        # One command: the server applies the guards atomically (MongoDB does; our FerretDB
+        # build locks the collection from read to write) and narrows by _id through its index.
         try:
-            async with self._gate():
-                result = await self._raw.update_one(filter, update, upsert=upsert)
+            result = await self._raw.update_one(filter, update, upsert=upsert)
         except _MongoDuplicateKey as exc:
             raise DuplicateKey(str(filter.get("_id"))) from exc
         return report_update(result, update, self._on_write, self.name, filter["_id"])
 
     async def update_many(self, filter, update) -> int:
-        async with self._gate():
-            return (await self._raw.update_many(filter, update)).modified_count
+        return (await self._raw.update_many(filter, update)).modified_count
 
     async def delete_one(self, filter) -> bool:
-        async with self._gate():
-            return (await self._raw.delete_one(filter)).deleted_count > 0
+        return (await self._raw.delete_one(filter)).deleted_count > 0
 
     async def count(self, filter) -> int:
         return await self._raw.count_documents(filter)
 
     async def create_index(self, keys, *, unique=False, name=None) -> None:
-        await self._gate.decide()  # at start-up: from here on reads know which server this is
         await self._raw.create_index(list(keys), unique=unique, **({"name": name} if name else {}))
 
     async def increment(self, counter_id: str) -> int:
-        async with self._gate():
-            doc = await self._raw.find_one_and_update({"_id": counter_id}, {"$inc": {"value": 1}}, upsert=True,
-                                                      return_document=ReturnDocument.AFTER)
+        doc = await self._raw.find_one_and_update({"_id": counter_id}, {"$inc": {"value": 1}}, upsert=True,
+                                                  return_document=ReturnDocument.AFTER)
         return doc["value"]
 
 
@@ -183,15 +141,13 @@ class MongoDatabase:
         # tz_aware: datetimes come back with UTC attached, as the domain expects.
         self._client: AsyncMongoClient = AsyncMongoClient(url, tz_aware=True, serverSelectionTimeoutMS=5000)
         self._db = self._client[name]
-        self._gate = WriteGate(self._client)
         self.on_write = on_write
 
     def collection(self, name: str) -> Collection:
-        return MongoCollection(self._db[name], lambda c, i: self.on_write(c, i), self._gate)
+        return MongoCollection(self._db[name], lambda c, i: self.on_write(c, i))
 
     async def ping(self) -> bool:
         await self._client.admin.command("ping")
-        await self._gate.decide()
         return True
 
     async def close(self) -> None:
