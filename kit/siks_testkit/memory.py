@@ -7,7 +7,7 @@ import mongomock
 from pymongo import ReturnDocument
 
 from siks_kit.store.documents import Collection, DuplicateKey, WriteHook, _noop, adds_outbox, report_update
-from siks_kit.bus.transport import RecordCallback
+from siks_kit.bus.transport import BatchCallback, Record
 
 
 class MemoryCollection:
@@ -72,47 +72,45 @@ class MemoryDatabase:
 
 
 @dataclass
-class Record:
-    topic: str
-    key: str
-    value: bytes
-    headers: dict[str, str]
-
-
-@dataclass
 class MemoryTransport:
     """Records what is published; tests deliver records to subscribers by hand (`deliver`),
     or all that waits, as Kafka would (`pump`)."""
 
     published: list[Record] = field(default_factory=list)
-    subscribers: dict[str, list[RecordCallback]] = field(default_factory=dict)
+    subscribers: dict[str, list[BatchCallback]] = field(default_factory=dict)
     pumped: int = 0  # how many of `published` `pump` has delivered
 
     async def publish(self, topic: str, key: str, value: bytes, headers: dict[str, str]) -> None:
         self.published.append(Record(topic, key, value, dict(headers)))
 
-    def subscribe(self, topic: str, group: str, callback: RecordCallback) -> None:
+    def subscribe(self, topic: str, group: str, callback: BatchCallback) -> None:
         self.subscribers.setdefault(topic, []).append(callback)
 
-    async def deliver(self, record: Record) -> None:
-        for callback in self.subscribers.get(record.topic, []):
-            await callback(record.value, record.headers)
+    async def deliver(self, *records: Record) -> None:
+        """Hands the records to each subscriber of their topic as one batch."""
+        for callback in self.subscribers.get(records[0].topic, []) if records else []:
+            await callback(list(records))
 
     async def pump(self, redeliveries: int = 10) -> None:
-        """Delivers every record published since the last pump, in order. A callback that
-        raises gets the same record again, as an unacknowledged Kafka record comes again
-        (here at most `redeliveries` times, then the error stands)."""
+        """Delivers every record published since the last pump, in order, each run of one
+        topic's records as one batch, as a poll would. A callback that raises gets the same
+        batch again, as an unacknowledged Kafka batch comes again (here at most
+        `redeliveries` times, then the error stands)."""
         while self.pumped < len(self.published):
-            record = self.published[self.pumped]
-            for callback in self.subscribers.get(record.topic, []):
+            topic = self.published[self.pumped].topic
+            end = self.pumped
+            while end < len(self.published) and self.published[end].topic == topic:
+                end += 1
+            batch = self.published[self.pumped:end]
+            for callback in self.subscribers.get(topic, []):
                 for attempt in range(redeliveries + 1):
                     try:
-                        await callback(record.value, record.headers)
+                        await callback(list(batch))
                         break
                     except Exception:
                         if attempt == redeliveries:
                             raise
-            self.pumped += 1
+            self.pumped = end
 
     def on(self, topic: str) -> list[Record]:
         return [r for r in self.published if r.topic == topic]

@@ -1,10 +1,12 @@
+import asyncio
+
 import pytest
 from pymongo.errors import AutoReconnect, NetworkTimeout, NotPrimaryError, OperationFailure
 from siks_contracts import topics
 from siks_contracts.events import HouseholdRegistered
 from siks_kit.bus.consumer import Consumer, mask_identifiers
 from siks_kit.store.documents import transient_database_error
-from siks_testkit.memory import MemoryTransport
+from siks_testkit.memory import MemoryTransport, Record
 from siks_testkit.testing import envelope
 
 TYPE = "registry.household_registered.v1"
@@ -179,3 +181,61 @@ async def test_a_database_refusal_is_a_handler_failure_not_an_outage():
     await fast(bus, {TYPE: refused}).process(topics.HOUSEHOLDS, _record(), {})
     assert [r.headers["dead_letter_reason"] for r in bus.published] == [
         "handler failed after 3 attempts: OperationFailure: document fails validation"]
+
+
+# ------------------------------------------------------------------ batches
+
+
+def _keyed(key: str, member_count: int):
+    return Record(topics.HOUSEHOLDS, key, _record(member_count), {"event_id": f"{key}-{member_count}"})
+
+
+async def test_a_batch_keeps_each_keys_order_and_runs_keys_side_by_side():
+    seen: list[tuple[str, int]] = []
+    both_started = asyncio.Event()
+    running: set[str] = set()
+
+    async def handler(env, payload):
+        key = env.event_id
+        running.add(key)
+        if len(running) == 2:
+            both_started.set()
+        await asyncio.wait_for(both_started.wait(), 1)  # fails unless two keys run at once
+        seen.append((payload.household_id, payload.member_count))
+        running.discard(key)
+
+    bus = MemoryTransport()
+    records = [_keyed("a", 1), _keyed("b", 1), _keyed("a", 2), _keyed("b", 2), _keyed("a", 3)]
+    await Consumer("t", bus, {TYPE: handler}).process_batch(topics.HOUSEHOLDS, records)
+    counts = [count for _, count in seen]
+    assert len(seen) == 5 and sorted(counts) == [1, 1, 2, 2, 3]
+    assert bus.published == []
+
+
+async def test_a_bad_record_is_dead_lettered_alone_and_the_rest_of_its_batch_is_handled():
+    seen = []
+
+    async def handler(env, payload):
+        seen.append(payload.member_count)
+
+    bus = MemoryTransport()
+    batch = [_keyed("a", 1), Record(topics.HOUSEHOLDS, "a", b"{not json", {"event_id": "bad"}), _keyed("a", 2)]
+    await Consumer("t", bus, {TYPE: handler}).process_batch(topics.HOUSEHOLDS, batch)
+    assert seen == [1, 2]
+    (dead,) = bus.on(topics.dead_letter(topics.HOUSEHOLDS))
+    assert dead.value == b"{not json"
+
+
+async def test_a_transient_failure_past_its_budget_fails_the_batch_after_the_rest_ran():
+    seen = []
+
+    async def handler(env, payload):
+        if payload.member_count == 9:
+            raise AutoReconnect("connection closed")
+        seen.append(payload.member_count)
+
+    bus = MemoryTransport()
+    consumer = fast(bus, {TYPE: handler}, transient_budget_s=0.02)
+    with pytest.raises(AutoReconnect):
+        await consumer.process_batch(topics.HOUSEHOLDS, [_keyed("a", 9), _keyed("b", 1), _keyed("c", 2)])
+    assert sorted(seen) == [1, 2] and bus.published == []  # nothing dead-lettered: the batch comes again

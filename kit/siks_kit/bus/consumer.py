@@ -2,6 +2,12 @@
 the topic, dispatch by type, retry what failed for a passing reason, dead-letter what can
 never be processed, and let an outage that lasts redeliver.
 
+Records arrive in batches. Records of one key (one household, proposal or case) are handled
+one after another in their order; different keys side by side, up to `parallel` at once, so
+the waits on the database and on outside systems overlap. A record that cannot be processed
+is dead-lettered alone; the rest of its batch goes on. Only a transient failure that outlasts
+its budget fails the batch, which then comes again whole (handled records are no-ops then).
+
 - Refused (dead-lettered, never handled): an envelope whose `producer` is not the topic's owner
   (topics.OWNER) or whose `type` does not belong on the topic (events.types_on). The broker's
   ACLs already keep other services off a topic; this guards against whoever holds a super
@@ -17,9 +23,10 @@ Handlers are idempotent by construction (each state change is one conditional wr
 records the event id, or an insert under a deterministic id), so redelivery is safe.
 """
 
+import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from pydantic import BaseModel, ValidationError
 from siks_contracts import topics
@@ -28,7 +35,8 @@ from siks_contracts.events import EVENTS, parse_payload, types_on
 from siks_contracts.identity import mask_nik
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_random_exponential
 
-from siks_kit.bus.transport import Transport
+from siks_kit.bus.transport import BatchCallback, Record, Transport
+from siks_kit.observability import tracing
 
 log = logging.getLogger(__name__)
 Handler = Callable[[Envelope, BaseModel], Awaitable[None]]
@@ -60,18 +68,37 @@ def never_transient(exc: BaseException) -> bool:
 class Consumer:
     def __init__(self, service: str, transport: Transport, handlers: dict[str, Handler], *,
                  attempts: int = 3, transient: Callable[[BaseException], bool] = never_transient,
-                 transient_budget_s: float = 20.0, backoff_initial_s: float = 0.05, backoff_max_s: float = 2.0) -> None:
-        self._service, self._transport = service, transport
+                 transient_budget_s: float = 20.0, backoff_initial_s: float = 0.05, backoff_max_s: float = 2.0,
+                 parallel: int = 32) -> None:
+        self._service, self._transport, self._parallel = service, transport, parallel
         self._handlers, self._attempts, self._transient = handlers, attempts, transient
         self._budget, self._initial, self._max = transient_budget_s, backoff_initial_s, backoff_max_s
         self.dead_lettered = 0
         self.retries = 0  # handler calls made again after a failure (transient or not)
 
-    def on_topic(self, topic: str) -> Callable[[bytes, dict[str, str]], Awaitable[None]]:
-        async def callback(value: bytes, headers: dict[str, str]) -> None:
-            await self.process(topic, value, headers)
+    def on_topic(self, topic: str) -> BatchCallback:
+        async def callback(records: Sequence[Record]) -> None:
+            await self.process_batch(topic, records)
 
         return callback
+
+    async def process_batch(self, topic: str, records: Sequence[Record]) -> None:
+        """Every record of the batch, each key's in order; raises (after all have run) when a
+        record's failure was transient, so the batch is not acknowledged."""
+        by_key: dict[str, list[Record]] = {}
+        for record in records:
+            by_key.setdefault(record.key, []).append(record)
+        gate = asyncio.Semaphore(self._parallel)
+
+        async def one_key(keyed: list[Record]) -> None:
+            async with gate:
+                for record in keyed:
+                    await self.process(topic, record.value, record.headers)
+
+        outcomes = await asyncio.gather(*(one_key(keyed) for keyed in by_key.values()), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
 
     async def process(self, topic: str, value: bytes, headers: dict[str, str]) -> None:
         try:
@@ -90,7 +117,8 @@ class Consumer:
         if handler is None:
             return  # a topic carries several types; this service wants only some
         try:
-            await self._call(handler, envelope, payload)
+            with tracing.consuming(topic, headers, envelope.trace):
+                await self._call(handler, envelope, payload)
         except Exception as exc:
             if self._transient(exc):
                 raise  # the database stays away: do not ack; Kafka redelivers the record

@@ -1,9 +1,10 @@
 """OpenTelemetry for a service: provider from the standard OTEL_* environment, PyMongo and
 FastAPI instrumentation, and helpers that carry trace context through the outbox."""
 
+import contextlib
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
@@ -11,7 +12,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import Link, SpanContext, TraceFlags
+from opentelemetry.trace import Link, SpanContext, SpanKind, TraceFlags
 from siks_contracts.envelope import TraceContext
 
 from siks_kit.observability.redaction import redact_attribute
@@ -113,6 +114,22 @@ def attach(trace_ctx: TraceContext | None) -> object | None:
 def detach(token: object | None) -> None:
     if token is not None:
         otel_context.detach(token)
+
+
+@contextlib.contextmanager
+def consuming(topic: str, headers: Mapping[str, str], stored: TraceContext | None) -> Iterator[None]:
+    """The span of handling one event, in the trace of the write that published it: the
+    record's `traceparent` header (the producer's span) or else the one stored in the envelope.
+    Records come in batches, and each one continues its own trace."""
+    carrier = {k: headers[k] for k in ("traceparent", "tracestate") if k in headers}
+    if "traceparent" not in carrier and stored is not None:
+        carrier = {"traceparent": stored.traceparent, **({"tracestate": stored.tracestate} if stored.tracestate else {})}
+    parent = propagate.extract(carrier) if carrier else otel_context.Context()
+    tracer = trace.get_tracer("siks.consumer")
+    with tracer.start_as_current_span(f"{topic} process", context=parent, kind=SpanKind.CONSUMER,
+                                      attributes={"messaging.system": "kafka", "messaging.destination.name": topic,
+                                                  "messaging.operation": "process"}):
+        yield
 
 
 def span_context_of(trace_ctx: TraceContext) -> SpanContext | None:
