@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import mongomock
 from pymongo import ReturnDocument
 
-from siks_kit.store.documents import Collection, DuplicateKey, WriteHook, _noop, adds_outbox, report_update
+from siks_kit.store.documents import Collection, DuplicateKey, WriteHook, _noop, report_insert, report_update
 from siks_kit.bus.transport import BatchCallback, Record
 
 
@@ -19,8 +19,7 @@ class MemoryCollection:
             self._raw.insert_one(doc)
         except mongomock.DuplicateKeyError as exc:
             raise DuplicateKey(str(doc.get("_id"))) from exc
-        if adds_outbox(doc):
-            self._on_write(self.name, doc["_id"])
+        report_insert(doc, self._on_write, self.name)
 
     async def find_one(self, filter, projection=None):
         return self._raw.find_one(filter, projection)
@@ -40,6 +39,10 @@ class MemoryCollection:
 
     async def update_many(self, filter, update) -> int:
         return self._raw.update_many(filter, update).modified_count
+
+    async def update_each(self, updates) -> int:
+        # mongomock's bulk_write does not take today's pymongo operations: one at a time.
+        return sum(self._raw.update_one(f, u).matched_count for f, u in updates)
 
     async def delete_one(self, filter) -> bool:
         return self._raw.delete_one(filter).deleted_count > 0
@@ -62,7 +65,7 @@ class MemoryDatabase:
         self.on_write = on_write
 
     def collection(self, name: str) -> Collection:
-        return MemoryCollection(self._db[name], lambda c, i: self.on_write(c, i))
+        return MemoryCollection(self._db[name], lambda c, i, e: self.on_write(c, i, e))
 
     async def ping(self) -> bool:
         return True

@@ -1,4 +1,5 @@
 import asyncio
+import json
 
 import pytest
 from opentelemetry import trace
@@ -56,12 +57,12 @@ async def _count(bus, n):
     return len(bus.published) >= n
 
 
-async def test_sweep_finds_entries_no_hint_announced():
+async def test_sweep_finds_entries_no_write_handed_over():
     db, bus = MemoryDatabase(), MemoryTransport()
     coll = db.collection("households")  # written before the relay existed: a crash, say
     await coll.insert_one({"_id": "h3", "outbox": [outbox_entry(_registered(1), "h3")]})
     relay = OutboxRelay([coll], bus)
-    assert await relay.drain_hinted() == 0
+    assert await relay.drain_fresh() == 0
     assert await relay.sweep() == 1 and bus.published[0].key == "h3"
 
 
@@ -84,7 +85,7 @@ async def test_a_sweep_makes_one_pass_page_by_page():
     coll.find = counting_find
     assert await relay.sweep() == 5
     assert sorted(r.key for r in bus.published) == [f"h{i}" for i in range(5)]
-    assert len(reads) == 3  # pages of 2, 2 and 1; "a-late" is left to its hint
+    assert len(reads) == 3  # pages of 2, 2 and 1; "a-late" is left to its write's hand-over
     assert await coll.find_one({"_id": "a-late", "outbox.0": {"$exists": True}}) is not None
 
 
@@ -92,3 +93,60 @@ def test_sweeps_grow_rarer_as_they_grow_longer():
     assert next_sweep_after(0.1, base_s=60) == 60  # small collections: the base interval
     assert next_sweep_after(3.0, base_s=60) == pytest.approx(150)  # a 3 s sweep: 2% of the time
     assert next_sweep_after(30.0, base_s=60) == pytest.approx(1500)
+
+
+class CountingCollection:
+    """Wraps a collection and counts the commands the relay sends it."""
+
+    def __init__(self, inner) -> None:
+        self._inner, self.name, self.calls = inner, inner.name, []
+
+    def __getattr__(self, name):
+        method = getattr(self._inner, name)
+
+        async def counted(*args, **kwargs):
+            self.calls.append(name)
+            return await method(*args, **kwargs)
+
+        return counted
+
+
+async def test_handed_over_entries_go_out_from_memory_and_are_removed_in_one_write():
+    db, bus = MemoryDatabase(), MemoryTransport()
+    raw = db.collection("households")
+    coll = CountingCollection(raw)
+    relay = OutboxRelay([coll], bus)
+    db.on_write = relay.notify
+    for i in range(20):
+        await raw.insert_one({"_id": f"h{i}", "outbox": [outbox_entry(_registered(1), f"h{i}")]})
+    await raw.update_one({"_id": "h0"}, {"$push": {"outbox": {"$each": [outbox_entry(_registered(n), "h0") for n in (2, 3)]}}})
+    assert relay.waiting == 22
+    assert await relay.drain_fresh() == 22
+    assert coll.calls == ["update_each"]  # no read back, one bulk removal
+    assert await raw.count({"outbox.0": {"$exists": True}}) == 0
+    first = [json.loads(r.value)["payload"]["version"] for r in bus.published if r.key == "h0"]
+    assert first == [1, 2, 3]  # one document's entries in the order written
+
+
+async def test_a_failed_publish_keeps_its_entries_for_the_next_round_in_order():
+    db, bus = MemoryDatabase(), MemoryTransport()
+    coll = db.collection("households")
+    relay = OutboxRelay([coll], bus)
+    db.on_write = relay.notify
+    publish, refused = bus.publish, []
+
+    async def flaky(topic, key, value, headers):
+        if key == "h1" and not refused:
+            refused.append(key)
+            raise ConnectionError("broker away")
+        await publish(topic, key, value, headers)
+
+    bus.publish = flaky
+    await coll.insert_one({"_id": "h1", "outbox": [outbox_entry(_registered(1), "h1")]})
+    await coll.insert_one({"_id": "h2", "outbox": [outbox_entry(_registered(1), "h2")]})
+    assert await relay.drain_fresh() == 1 and relay.waiting == 1
+    assert (await coll.find_one({"_id": "h2"}))["outbox"] == []
+    await coll.update_one({"_id": "h1"}, {"$push": {"outbox": outbox_entry(_registered(2), "h1")}})
+    assert await relay.drain_fresh() == 2
+    assert [json.loads(r.value)["payload"]["version"] for r in bus.published if r.key == "h1"] == [1, 2]
+    assert (await coll.find_one({"_id": "h1"}))["outbox"] == []

@@ -17,7 +17,7 @@ async def coll(request):
         db = MongoDatabase(request.getfixturevalue("mongo_url"), "siks_test_contract")
     c = db.collection(f"c_{uuid.uuid4().hex[:8]}")
     writes = []
-    db.on_write = lambda name, doc_id: writes.append(doc_id)
+    db.on_write = lambda name, doc_id, entries: writes.append((doc_id, [e["event_id"] for e in entries if isinstance(e, dict)]))
     c.writes = writes
     yield c
     await db.close()
@@ -74,14 +74,25 @@ async def test_increment_is_one_then_two(coll):
     assert [await coll.increment("seq"), await coll.increment("seq")] == [1, 2]
 
 
-async def test_writes_that_add_outbox_entries_name_their_document(coll):
+async def test_writes_that_add_outbox_entries_hand_them_over_with_their_document(coll):
     await coll.insert_one({"_id": "w", "outbox": [{"event_id": "e"}]})
     await coll.insert_one({"_id": "quiet"})
     await coll.update_one({"_id": "quiet"}, {"$set": {"a": 1}})
     await coll.update_one({"_id": "quiet"}, {"$push": {"outbox": {"event_id": "f"}}})
+    await coll.update_one({"_id": "quiet"}, {"$push": {"outbox": {"$each": [{"event_id": "h"}, {"event_id": "i"}]}}})
     await coll.update_one({"_id": "missing"}, {"$push": {"outbox": {"event_id": "g"}}})
     await coll.find_one({"_id": "w"})
-    assert coll.writes == ["w", "quiet"]
+    assert coll.writes == [("w", ["e"]), ("quiet", ["f"]), ("quiet", ["h", "i"])]
+
+
+async def test_update_each_applies_many_updates_in_one_command_and_counts_matches(coll):
+    for i in range(3):
+        await coll.insert_one({"_id": f"b{i}", "outbox": [{"event_id": f"e{i}"}, {"event_id": "keep"}]})
+    updates = [({"_id": f"b{i}"}, {"$pullAll": {"outbox": [{"event_id": f"e{i}"}]}}) for i in range(3)]
+    assert await coll.update_each(updates + [({"_id": "none"}, {"$set": {"x": 1}})]) == 3
+    assert await coll.update_each([]) == 0
+    assert [d["outbox"] for d in await coll.find({}, sort=[("_id", 1)])] == [[{"event_id": "keep"}]] * 3
+    assert coll.writes[3:] == []  # bookkeeping is not handed over as new outbox entries
 
 
 async def test_delete_one_reports_whether_it_deleted(coll):

@@ -18,6 +18,8 @@ from siks_kit.bus.transport import Transport
 
 log = logging.getLogger(__name__)
 PENDING = {"outbox.0": {"$exists": True}}
+Entry = dict[str, Any]  # {"event_id", "topic", "key", "value"}: what a document's outbox holds
+REMOVALS_PER_WRITE = 500  # documents per bulk removal of published entries
 
 
 def outbox_entry(envelope: Envelope, key: str) -> dict[str, Any]:
@@ -40,27 +42,34 @@ def next_sweep_after(took_s: float, base_s: float, share: float = SWEEP_SHARE) -
 
 
 class OutboxRelay:
-    """Publishes what the outbox arrays hold. The store tells it which document it just wrote
-    (a hint, looked up by _id, kept until published). A sweep at start and then rarely finds
-    the rest: entries left by a crash or by a replica that stopped. Sweeps scan, so they are
-    kept rare, and rarer as the collections grow (next_sweep_after)."""
+    """Publishes what the outbox arrays hold. The store hands it the entries a write just added
+    (`notify`), and it publishes them from memory: no read back. Documents go side by side,
+    each one's entries strictly in order, and the published entries are removed from their
+    documents in one bulk write per round. A sweep at start and then rarely finds the rest:
+    entries left by a crash, by a replica that stopped, or by a removal that failed. Sweeps
+    scan, so they are kept rare, and rarer as the collections grow (next_sweep_after)."""
 
     def __init__(self, collections: Sequence[Collection], transport: Transport,
-                 sweep_seconds: float = 60.0, batch: int = 200, parallel: int = 16) -> None:
+                 sweep_seconds: float = 60.0, batch: int = 200, parallel: int = 64) -> None:
         self._by_name = {c.name: c for c in collections}
-        self._hints: dict[str, set[Any]] = {name: set() for name in self._by_name}
+        self._fresh: dict[str, dict[Any, list[Entry]]] = {name: {} for name in self._by_name}
         self._transport, self._sweep_seconds, self._batch = transport, sweep_seconds, batch
         self._parallel = asyncio.Semaphore(parallel)
         self._wake = asyncio.Event()
         self.published = 0
 
-    def notify(self, collection: str, doc_id: Any) -> None:
+    def notify(self, collection: str, doc_id: Any, entries: list[Entry]) -> None:
         """Called by the store after a write that added outbox entries to a document."""
-        if collection in self._hints:
-            self._hints[collection].add(doc_id)
+        if collection in self._fresh:
+            self._fresh[collection].setdefault(doc_id, []).extend(entries)
             self._wake.set()
 
-    async def _publish(self, entry: dict[str, Any]) -> None:
+    @property
+    def waiting(self) -> int:
+        """Entries handed over by writes and not yet published."""
+        return sum(len(entries) for fresh in self._fresh.values() for entries in fresh.values())
+
+    async def _publish(self, entry: Entry) -> None:
         env = Envelope.model_validate_json(entry["value"])
         token = tracing.attach(env.trace)  # continue the trace of the write that made it
         try:
@@ -69,45 +78,59 @@ class OutboxRelay:
         finally:
             tracing.detach(token)
 
-    async def _drain_document(self, coll: Collection, doc: dict[str, Any]) -> int:
-        entries = doc.get("outbox", [])
+    async def _publish_document(self, entries: list[Entry]) -> None:
         async with self._parallel:  # documents side by side; within one, strictly in order
             for entry in entries:
                 await self._publish(entry)
-        # $pullAll of the exact entries read: FerretDB 1.x ignores $pull with a condition,
+
+    async def _relay(self, coll: Collection, pending: dict[Any, list[Entry]]) -> dict[Any, list[Entry]]:
+        """Publishes each document's entries, then removes the published ones in bulk; returns
+        the documents whose publishing failed, with their entries, to try again."""
+        outcomes = await asyncio.gather(*(self._publish_document(e) for e in pending.values()), return_exceptions=True)
+        failed = {doc_id: entries for (doc_id, entries), outcome in zip(pending.items(), outcomes)
+                  if isinstance(outcome, BaseException)}
+        done = [(doc_id, entries) for doc_id, entries in pending.items() if doc_id not in failed]
+        self.published += sum(len(entries) for _, entries in done)
+        # $pullAll of the exact entries published: FerretDB 1.x ignores $pull with a condition,
         # and entries appended meanwhile stay for the next round.
-        await coll.update_one({"_id": doc["_id"]}, {"$pullAll": {"outbox": entries}})
-        return len(entries)
+        for start in range(0, len(done), REMOVALS_PER_WRITE):
+            chunk = done[start:start + REMOVALS_PER_WRITE]
+            await coll.update_each([({"_id": doc_id}, {"$pullAll": {"outbox": entries}}) for doc_id, entries in chunk])
+        if failed:
+            first = next(o for o in outcomes if isinstance(o, BaseException))
+            log.warning("could not publish the outbox of %d documents of %s (%s); retrying",
+                        len(failed), coll.name, type(first).__name__)
+        return failed
 
-    async def _drain(self, coll: Collection, docs: list[dict[str, Any]]) -> int:
-        sent = sum(await asyncio.gather(*(self._drain_document(coll, d) for d in docs if d)))
-        self.published += sent
-        return sent
-
-    async def drain_hinted(self) -> int:
-        sent = 0
-        for name, ids in self._hints.items():
-            if not ids:
+    async def drain_fresh(self) -> int:
+        """Publishes what writes handed over; returns how many entries went out."""
+        before = self.published
+        for name, pending in self._fresh.items():
+            if not pending:
                 continue
-            self._hints[name] = set()
-            coll = self._by_name[name]
+            self._fresh[name] = {}
             try:
-                docs = await asyncio.gather(*(coll.find_one({"_id": i, **PENDING}, {"outbox": 1}) for i in ids))
-                sent += await self._drain(coll, list(docs))
-            except BaseException:
-                self._hints[name] |= ids  # keep them for the next round: nothing waits for a sweep
-                raise
-        return sent
+                failed = await self._relay(self._by_name[name], pending)
+            except Exception:
+                # The removal failed after publishing: the entries stay in their documents
+                # and a sweep publishes them again (at-least-once; consumers are idempotent).
+                log.exception("removing published outbox entries from %s failed", name)
+                continue
+            for doc_id, entries in failed.items():  # before anything handed over meanwhile
+                self._fresh[name][doc_id] = entries + self._fresh[name].get(doc_id, [])
+        return self.published - before
 
     async def sweep(self) -> int:
         """One pass over each collection in _id order, a page at a time. It does not start
         over until nothing is pending: under load there always is something (written a
-        moment ago, its hint on the way), and each new start is a scan of the collection."""
+        moment ago, on its way from memory), and each new start is a scan of the collection."""
         sent = 0
         for coll in self._by_name.values():
             page: dict[str, Any] = PENDING
             while docs := await coll.find(page, sort=[("_id", 1)], limit=self._batch, projection={"outbox": 1}):
-                sent += await self._drain(coll, docs)
+                pending = {doc["_id"]: doc["outbox"] for doc in docs}
+                failed = await self._relay(coll, pending)
+                sent += sum(len(entries) for doc_id, entries in pending.items() if doc_id not in failed)
                 if len(docs) < self._batch:
                     break
                 page = {**PENDING, "_id": {"$gt": docs[-1]["_id"]}}
@@ -115,14 +138,14 @@ class OutboxRelay:
 
     async def drain_once(self) -> int:
         """Publishes every pending entry once; returns how many went out."""
-        return await self.drain_hinted() + await self.sweep()
+        return await self.drain_fresh() + await self.sweep()
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         next_sweep = 0.0
         while True:
             try:
-                await self.drain_hinted()
+                await self.drain_fresh()
                 if loop.time() >= next_sweep:
                     started = loop.time()
                     await self.sweep()
@@ -132,8 +155,10 @@ class OutboxRelay:
             except Exception:
                 log.exception("outbox relay failed; retrying")
                 await asyncio.sleep(1.0)
+            # What failed to publish is tried again within a second, not at the next sweep.
+            wait = min(1.0, next_sweep - loop.time()) if self.waiting else next_sweep - loop.time()
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=max(0.0, next_sweep - loop.time()))
+                await asyncio.wait_for(self._wake.wait(), timeout=max(0.0, wait))
             except TimeoutError:
                 pass
             self._wake.clear()

@@ -2,14 +2,14 @@
 
 MongoCollection speaks to a real MongoDB-wire server (PyMongo's AsyncMongoClient); the
 MemoryDatabase fake (siks_testkit.memory) serves unit tests. One shared test suite runs both.
-A write that adds outbox entries calls `on_write(collection, _id)`, so the relay publishes
-that document at once, by _id, without scanning for work.
+A write that adds outbox entries calls `on_write(collection, _id, entries)`, so the relay
+publishes those entries at once, from memory, without reading them back or scanning for work.
 """
 
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-from pymongo import AsyncMongoClient, ReturnDocument
+from pymongo import AsyncMongoClient, ReturnDocument, UpdateOne
 from pymongo.errors import ConnectionFailure, OperationFailure
 from pymongo.errors import DuplicateKeyError as _MongoDuplicateKey
 
@@ -33,6 +33,9 @@ class Collection(Protocol):
         with an existing _id raises DuplicateKey."""
     async def update_many(self, filter: Mapping[str, Any], update: Mapping[str, Any]) -> int:
         """One conditional update of every matching document; how many it changed."""
+    async def update_each(self, updates: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]]) -> int:
+        """Many single-document updates in one command (unordered bulk write); how many
+        matched. Not reported to `on_write`: for bookkeeping such as the relay's removals."""
     async def delete_one(self, filter: Mapping[str, Any]) -> bool: ...
     async def count(self, filter: Mapping[str, Any]) -> int: ...
     async def create_index(self, keys: Sort, *, unique: bool = False, name: str | None = None) -> None: ...
@@ -54,23 +57,34 @@ async def insert_new(coll: Collection, doc: Document) -> bool:
     return True
 
 
-def _noop(collection: str, doc_id: Any) -> None:
+def _noop(collection: str, doc_id: Any, entries: list[Document]) -> None:
     pass
 
 
-def adds_outbox(change: Mapping[str, Any]) -> bool:
-    """True for a new document with outbox entries, or an update that pushes some."""
-    return bool(change.get("outbox")) or "outbox" in change.get("$push", {})
+def outbox_added(change: Mapping[str, Any]) -> list[Document]:
+    """The outbox entries a new document carries, or an update pushes (one, or `$each`)."""
+    if "$push" not in change:
+        return list(change.get("outbox") or [])
+    pushed = change["$push"].get("outbox")
+    if pushed is None:
+        return []
+    return list(pushed["$each"]) if isinstance(pushed, Mapping) and "$each" in pushed else [pushed]
 
 
-WriteHook = Callable[[str, Any], None]
+# (collection, _id, the outbox entries the write added, in order)
+WriteHook = Callable[[str, Any, list[Document]], None]
+
+
+def report_insert(doc: Mapping[str, Any], on_write: WriteHook, collection: str) -> None:
+    if entries := outbox_added(doc):
+        on_write(collection, doc["_id"], entries)
 
 
 def report_update(result: Any, update: Mapping[str, Any], on_write: WriteHook, collection: str, doc_id: Any) -> bool:
-    """Whether an update matched or upserted; names the document when it added outbox entries."""
+    """Whether an update matched or upserted; hands on the outbox entries it added."""
     changed = result.matched_count > 0 or result.upserted_id is not None
-    if changed and adds_outbox(update):
-        on_write(collection, doc_id)
+    if changed and (entries := outbox_added(update)):
+        on_write(collection, doc_id, entries)
     return changed
 
 
@@ -97,8 +111,7 @@ class MongoCollection:
             await self._raw.insert_one(doc)
         except _MongoDuplicateKey as exc:
             raise DuplicateKey(str(doc.get("_id"))) from exc
-        if adds_outbox(doc):
-            self._on_write(self.name, doc["_id"])
+        report_insert(doc, self._on_write, self.name)
 
     async def find_one(self, filter, projection=None):
         return await self._raw.find_one(filter, projection)
@@ -120,6 +133,12 @@ class MongoCollection:
 
     async def update_many(self, filter, update) -> int:
         return (await self._raw.update_many(filter, update)).modified_count
+
+    async def update_each(self, updates) -> int:
+        if not updates:
+            return 0
+        result = await self._raw.bulk_write([UpdateOne(f, u) for f, u in updates], ordered=False)
+        return result.matched_count
 
     async def delete_one(self, filter) -> bool:
         return (await self._raw.delete_one(filter)).deleted_count > 0
@@ -144,7 +163,7 @@ class MongoDatabase:
         self.on_write = on_write
 
     def collection(self, name: str) -> Collection:
-        return MongoCollection(self._db[name], lambda c, i: self.on_write(c, i))
+        return MongoCollection(self._db[name], lambda c, i, e: self.on_write(c, i, e))
 
     async def ping(self) -> bool:
         await self._client.admin.command("ping")
