@@ -21,6 +21,15 @@ class MemoryCollection:
             raise DuplicateKey(str(doc.get("_id"))) from exc
         report_insert(doc, self._on_write, self.name)
 
+    async def insert_in_order(self, docs) -> int:
+        for inserted, doc in enumerate(docs):
+            try:
+                self._raw.insert_one(doc)
+            except mongomock.DuplicateKeyError:
+                return inserted
+            report_insert(doc, self._on_write, self.name)
+        return len(docs)
+
     async def find_one(self, filter, projection=None):
         return self._raw.find_one(filter, projection)
 

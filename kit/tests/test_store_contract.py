@@ -31,6 +31,15 @@ async def test_insert_then_find_and_duplicate_id(coll):
     assert (await coll.find_one({"_id": "a"}))["n"] == 1
 
 
+async def test_insert_in_order_stops_at_the_first_collision_and_says_how_many_went_in(coll):
+    await coll.insert_one({"_id": "k3"})
+    assert await coll.insert_in_order([{"_id": f"k{i}", "n": i} for i in (1, 2, 3, 4)]) == 2
+    assert [d["_id"] for d in await coll.find({}, sort=[("_id", 1)])] == ["k1", "k2", "k3"]
+    assert await coll.insert_in_order([{"_id": "k4", "outbox": [{"event_id": "x"}]}, {"_id": "k5"}]) == 2
+    assert await coll.insert_in_order([]) == 0
+    assert coll.writes == [("k4", ["x"])]
+
+
 async def test_conditional_update_reports_whether_it_matched(coll):
     await coll.insert_one({"_id": "c", "stage": "submitted", "version": 1})
     assert await coll.update_one({"_id": "c", "stage": "submitted"}, {"$set": {"stage": "verified"}, "$inc": {"version": 1}})

@@ -1,5 +1,10 @@
-"""How events leave and enter a service. KafkaTransport runs FastStream with aiokafka and its
-Kafka telemetry middleware; MemoryTransport (siks_testkit.memory) serves unit tests.
+"""How events leave and enter a service. KafkaTransport runs FastStream with aiokafka;
+MemoryTransport (siks_testkit.memory) serves unit tests.
+
+Tracing is ours rather than FastStream's telemetry middleware: one producer span per record,
+whose context rides in the `traceparent` header, and one consumer span per event
+(siks_kit.bus.consumer), each in the trace of the write that caused it. The middleware made
+two spans per record sent and one per batch received, and cost a tenth of a service's CPU.
 
 Records come in batches (whatever the partitions hold, up to `max_records`), and a batch is
 acknowledged as one: one offset commit when the whole batch is processed, or a rewind to its
@@ -13,11 +18,11 @@ from typing import Any, Protocol
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, Topic
 from faststream.kafka.annotations import KafkaMessage
-from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 from opentelemetry.sdk.trace import TracerProvider
 
 from siks_kit.bus.kafka_access import KafkaAccess
+from siks_kit.observability import tracing
 
 log = logging.getLogger(__name__)
 
@@ -67,19 +72,20 @@ def security_of(access: KafkaAccess) -> BaseSecurity | None:
 class KafkaTransport:
     def __init__(self, access: KafkaAccess | str, client_id: str, tracer_provider: TracerProvider | None) -> None:
         access = access if isinstance(access, KafkaAccess) else KafkaAccess(access)
+        self._tracer_provider = tracer_provider
         self.broker = KafkaBroker(
             access.bootstrap,
             security=security_of(access),  # the service's own principal: the broker's ACLs apply
             client_id=client_id,
             acks="all",  # an event is only gone from the outbox once every replica has it
             enable_idempotence=True,
-            middlewares=[KafkaTelemetryMiddleware(tracer_provider=tracer_provider)],
             log_level=logging.DEBUG,  # FastStream's per-message lines; ours say what matters
         )
 
     async def publish(self, topic: str, key: str, value: bytes, headers: dict[str, str]) -> None:
-        await self.broker.publish(value, topic, key=key.encode(), headers=headers,
-                                  correlation_id=headers.get("correlation_id"))
+        with tracing.publishing(topic, self._tracer_provider) as trace_headers:
+            await self.broker.publish(value, topic, key=key.encode(), headers={**headers, **trace_headers},
+                                      correlation_id=headers.get("correlation_id"))
 
     def subscribe(self, topic: str, group: str, callback: BatchCallback) -> None:
         # declare=False: the deployment creates topics (a service may not: the ACLs say so).

@@ -116,6 +116,21 @@ def detach(token: object | None) -> None:
         otel_context.detach(token)
 
 
+MESSAGING = {"messaging.system": "kafka"}
+
+
+@contextlib.contextmanager
+def publishing(topic: str, provider: TracerProvider | None = None) -> Iterator[dict[str, str]]:
+    """The span of sending one record; yields the headers that carry it to the consumer."""
+    tracer = (provider or trace.get_tracer_provider()).get_tracer("siks.bus")
+    with tracer.start_as_current_span(f"{topic} publish", kind=SpanKind.PRODUCER,
+                                      attributes={**MESSAGING, "messaging.destination.name": topic,
+                                                  "messaging.operation": "publish"}):
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)
+        yield carrier
+
+
 @contextlib.contextmanager
 def consuming(topic: str, headers: Mapping[str, str], stored: TraceContext | None) -> Iterator[None]:
     """The span of handling one event, in the trace of the write that published it: the
@@ -125,9 +140,9 @@ def consuming(topic: str, headers: Mapping[str, str], stored: TraceContext | Non
     if "traceparent" not in carrier and stored is not None:
         carrier = {"traceparent": stored.traceparent, **({"tracestate": stored.tracestate} if stored.tracestate else {})}
     parent = propagate.extract(carrier) if carrier else otel_context.Context()
-    tracer = trace.get_tracer("siks.consumer")
+    tracer = trace.get_tracer("siks.bus")
     with tracer.start_as_current_span(f"{topic} process", context=parent, kind=SpanKind.CONSUMER,
-                                      attributes={"messaging.system": "kafka", "messaging.destination.name": topic,
+                                      attributes={**MESSAGING, "messaging.destination.name": topic,
                                                   "messaging.operation": "process"}):
         yield
 

@@ -10,10 +10,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from pymongo import AsyncMongoClient, ReturnDocument, UpdateOne
-from pymongo.errors import ConnectionFailure, OperationFailure
+from pymongo.errors import BulkWriteError, ConnectionFailure, OperationFailure
 from pymongo.errors import DuplicateKeyError as _MongoDuplicateKey
 
 Document = dict[str, Any]
+DUPLICATE_KEY_CODE = 11000
 Sort = Sequence[tuple[str, int]]
 
 
@@ -25,6 +26,9 @@ class Collection(Protocol):
     name: str
 
     async def insert_one(self, doc: Document) -> None: ...
+    async def insert_in_order(self, docs: Sequence[Document]) -> int:
+        """Inserts the documents in order in one command, stopping at the first that collides
+        with an existing _id or unique index; how many went in (those before it)."""
     async def find_one(self, filter: Mapping[str, Any], projection: Mapping[str, Any] | None = None) -> Document | None: ...
     async def find(self, filter: Mapping[str, Any], *, sort: Sort | None = None, limit: int = 0,
                    skip: int = 0, projection: Mapping[str, Any] | None = None) -> list[Document]: ...
@@ -112,6 +116,21 @@ class MongoCollection:
         except _MongoDuplicateKey as exc:
             raise DuplicateKey(str(doc.get("_id"))) from exc
         report_insert(doc, self._on_write, self.name)
+
+    async def insert_in_order(self, docs) -> int:
+        if not docs:
+            return 0
+        try:
+            await self._raw.insert_many(docs, ordered=True)
+            inserted = len(docs)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if not errors or errors[0].get("code") != DUPLICATE_KEY_CODE:
+                raise
+            inserted = errors[0]["index"]
+        for doc in docs[:inserted]:
+            report_insert(doc, self._on_write, self.name)
+        return inserted
 
     async def find_one(self, filter, projection=None):
         return await self._raw.find_one(filter, projection)

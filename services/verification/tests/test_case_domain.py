@@ -174,7 +174,30 @@ def test_a_returned_case_resubmitted_goes_back_to_submitted_for_new_checks_and_k
     assert resubmitted.record_checks(stale).case is resubmitted  # round 1's results change nothing now
 
 
+def test_a_later_rounds_results_that_come_before_its_resubmission_wait_for_it():
+    returned = climb(opened(), (Action.RETURN, SUPERVISOR, Command(reason_code="data_salah")))
+    early = ChecksCompleted(proposal_id="p-1", household_id="h-1", passed=True, checks=[], round=2, desil=3)
+    kept = returned.record_checks(early).case
+    assert kept.stage is Stage.RETURNED and kept.round == 1 and kept.checks == returned.checks
+    assert kept.next_checks is not None and kept.next_checks.passed is True and kept.version == returned.version + 1
+    assert kept.record_checks(early).case is kept  # heard again: no change
+    again = proposal_submitted().model_copy(update={"round": 2})
+    resubmitted = kept.act(Action.RESUBMIT, OPERATOR.model_copy(update={"role": Role.SYSTEM}), AT,
+                           Command(proposal=again), RULES).case
+    assert resubmitted.round == 2 and resubmitted.checks.passed is True and resubmitted.checks.desil == 3
+    assert resubmitted.next_checks is None
+
+
 def test_a_decree_of_another_programme_cannot_decree_the_case():
     approved = climb(opened(), VERIFY, VALIDATE, APPROVE)
     cmd = Command(decree=DecreeRef("d", "1/HUK/2026", Program.BPNT))
     assert refusal(approved, Action.DECREE, DECREE, cmd).why is Why.STAGE
+
+
+def test_a_case_survives_its_document_with_every_field():
+    from siks_verification.store.cases import from_doc, to_doc
+
+    returned = climb(opened(), (Action.RETURN, SUPERVISOR, Command(reason_code="data_salah")))
+    early = ChecksCompleted(proposal_id="p-1", household_id="h-1", passed=False, checks=[], round=2, desil=4)
+    for case in (returned, returned.record_checks(early).case, climb(opened(), VERIFY, VALIDATE, APPROVE)):
+        assert from_doc(to_doc(case)) == case

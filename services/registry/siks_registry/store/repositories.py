@@ -187,8 +187,16 @@ class NikClaims:
         requests wanting the same set meet on the same first NIK); on conflict releases those
         it took and names the NIK it could not have (for the caller to name the member's
         position, never the holder)."""
-        taken: list[str] = []
-        for nik in sorted(niks):
+        wanted, taken = sorted(niks), []
+        while len(taken) < len(wanted):
+            # The free ones in one command, in order, up to the first already held...
+            rest = wanted[len(taken):]
+            went_in = await self.coll.insert_in_order(
+                [{"_id": nik, "household_id": household_id, "at": now, "token": token} for nik in rest])
+            taken += rest[:went_in]
+            if went_in == len(rest):
+                break
+            nik = rest[went_in]  # ...which is ours only if its claim is provably dead
             if not await self._claim_one(nik, household_id, now, token):
                 await self.release_own(taken, household_id, token)
                 return nik

@@ -122,6 +122,9 @@ class Case:
     checks: CheckRound
     history: tuple[HistoryEntry, ...] = ()
     version: int = 1
+    # Results of a round the case has not reached yet: integration may hear a resubmission
+    # before verification does (the topics are consumed side by side). The round takes them.
+    next_checks: CheckRound | None = None
     removal_reason: RemovalReason | None = None
     desil: int | None = None  # as validated (confirmed or overridden)
     desil_reason: str | None = None
@@ -179,7 +182,9 @@ class Case:
         reason, note = cmd.reason_code, cmd.note
         if row.action is Action.RESUBMIT:
             p = cmd.proposal
-            changes = {"round": p.round, "household": p.household, "checks": CheckRound(p.round)}
+            early = self.next_checks if self.next_checks is not None and self.next_checks.round == p.round else None
+            changes = {"round": p.round, "household": p.household, "checks": early or CheckRound(p.round),
+                       "next_checks": None}
             at = p.submitted_at
         elif row.action is Action.VALIDATE:
             desil = cmd.desil if cmd.desil is not None else self.checks.desil
@@ -212,20 +217,35 @@ class Case:
     # ------------------------------------------------------------------ integration's results
 
     def record_checks(self, result: ChecksCompleted) -> Decision:
-        """The results of a round; an older round, or one already recorded, changes nothing."""
-        if result.round != self.round or self.checks.complete:
+        """The results of a round; an older round, or one already recorded, changes nothing; a
+        later round's wait for the resubmission that opens it."""
+        current = self._round_of(result.round)
+        if current is None or current.complete:
             return Decision(self)
-        checks = CheckRound(result.round, tuple(result.checks), result.passed, (), result.desil)
-        return Decision(replace(self, checks=checks, version=self.version + 1))
+        return self._with_round(CheckRound(result.round, tuple(result.checks), result.passed, (), result.desil))
 
     def record_pending(self, pending: ChecksPending) -> Decision:
-        if pending.round != self.round or self.checks.complete:
+        current = self._round_of(pending.round)
+        if current is None or current.complete:
             return Decision(self)
         waiting = tuple(pending.waiting_on)
-        if waiting == self.checks.waiting_on and tuple(pending.checks) == self.checks.checks:
+        if waiting == current.waiting_on and tuple(pending.checks) == current.checks:
             return Decision(self)
-        checks = replace(self.checks, checks=tuple(pending.checks), waiting_on=waiting)
-        return Decision(replace(self, checks=checks, version=self.version + 1))
+        return self._with_round(replace(current, checks=tuple(pending.checks), waiting_on=waiting))
+
+    def _round_of(self, round_: int) -> CheckRound | None:
+        """What the case holds for that round of checks; None for a round that is past."""
+        if round_ == self.round:
+            return self.checks
+        if round_ > self.round:
+            kept = self.next_checks
+            return kept if kept is not None and kept.round == round_ else CheckRound(round_)
+        return None
+
+    def _with_round(self, checks: CheckRound) -> Decision:
+        if checks.round == self.round:
+            return Decision(replace(self, checks=checks, version=self.version + 1))
+        return Decision(replace(self, next_checks=checks, version=self.version + 1))
 
     # ------------------------------------------------------------------ what a reader sees
 
