@@ -1,3 +1,4 @@
+import logging
 from datetime import UTC, datetime
 
 import pytest
@@ -65,3 +66,23 @@ def test_log_lines_mask_niks_in_the_message_and_in_the_traceback():
     assert "3204052609800001" not in line
     assert "claim of 3204**********01 failed" in line
     assert "ValueError: no household for 3204**********01" in line  # the traceback's last line
+
+
+def test_the_access_log_names_method_path_and_status_never_the_query(caplog):
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+    from siks_kit.web.access_log import AccessLog
+
+    app = FastAPI()
+
+    @app.get("/v1/public/status")
+    async def status() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.add_middleware(AccessLog)
+    with caplog.at_level(logging.INFO, logger="siks.access"):
+        assert TestClient(app).get("/v1/public/status", params={"nik": "3204052609800001"}).status_code == 200
+        assert TestClient(app).get("/nowhere").status_code == 404
+    lines = [r.getMessage() for r in caplog.records if r.name == "siks.access"]
+    assert lines[0].startswith("GET /v1/public/status 200 ") and lines[1].startswith("GET /nowhere 404 ")
+    assert not any("3204052609800001" in line for line in lines)

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -24,6 +23,7 @@ from siks_kit.bus import kafka_access
 from siks_kit.runtime.clock import Clock, clock_from
 from siks_kit.bus.consumer import Consumer, Handler
 from siks_kit.bus.outbox import OutboxRelay
+from siks_kit.web.access_log import AccessLog
 from siks_kit.web.auth import TokenPolicy
 from siks_kit.web.bodylimit import BodyLimit
 from siks_kit.web.problems import PROBLEM, FieldError, ProblemDetails, install_problem_handlers, problem_response, problem_responses
@@ -118,7 +118,7 @@ def create_service_app(
                                          timedelta(seconds=settings.token_max_ttl_seconds))
     install_problem_handlers(app, unreachable=UNREACHABLE)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    _install_access_log(app)  # outside the body limit, so a 413 is logged too
+    app.add_middleware(AccessLog)  # outside the body limit, so a 413 is logged too
     _install_operational_routes(app, spec, clock)
     for router in routers:
         app.include_router(router)
@@ -170,19 +170,6 @@ def _install_openapi(app: FastAPI) -> None:
         return doc
 
     app.openapi = openapi  # type: ignore[method-assign]
-
-
-def _install_access_log(app: FastAPI) -> None:
-    access = logging.getLogger("siks.access")
-
-    @app.middleware("http")
-    async def log_request(request: Request, call_next):
-        started = time.perf_counter()
-        response = await call_next(request)
-        # The path only: query strings carry NIKs and names (Cek Bansos).
-        access.info("%s %s %s %.1fms", request.method, request.url.path, response.status_code,
-                    (time.perf_counter() - started) * 1000)
-        return response
 
 
 class Health(BaseModel):
