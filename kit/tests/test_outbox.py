@@ -122,6 +122,7 @@ async def test_handed_over_entries_go_out_from_memory_and_are_removed_in_one_wri
     await raw.update_one({"_id": "h0"}, {"$push": {"outbox": {"$each": [outbox_entry(_registered(n), "h0") for n in (2, 3)]}}})
     assert relay.waiting == 22
     assert await relay.drain_fresh() == 22
+    await relay.settle()  # the removal runs beside the next round
     assert coll.calls == ["update_each"]  # no read back, one bulk removal
     assert await raw.count({"outbox.0": {"$exists": True}}) == 0
     first = [json.loads(r.value)["payload"]["version"] for r in bus.published if r.key == "h0"]
@@ -145,8 +146,10 @@ async def test_a_failed_publish_keeps_its_entries_for_the_next_round_in_order():
     await coll.insert_one({"_id": "h1", "outbox": [outbox_entry(_registered(1), "h1")]})
     await coll.insert_one({"_id": "h2", "outbox": [outbox_entry(_registered(1), "h2")]})
     assert await relay.drain_fresh() == 1 and relay.waiting == 1
+    await relay.settle()
     assert (await coll.find_one({"_id": "h2"}))["outbox"] == []
     await coll.update_one({"_id": "h1"}, {"$push": {"outbox": outbox_entry(_registered(2), "h1")}})
     assert await relay.drain_fresh() == 2
+    await relay.settle()
     assert [json.loads(r.value)["payload"]["version"] for r in bus.published if r.key == "h1"] == [1, 2]
     assert (await coll.find_one({"_id": "h1"}))["outbox"] == []

@@ -5,6 +5,7 @@ At-least-once: a crash between publish and removal republishes; consumers are id
 """
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 PENDING = {"outbox.0": {"$exists": True}}
 Entry = dict[str, Any]  # {"event_id", "topic", "key", "value"}: what a document's outbox holds
 REMOVALS_PER_WRITE = 500  # documents per bulk removal of published entries
+MAX_REMOVALS_IN_FLIGHT = 4  # bulk removals under way at once; past that the relay waits
 
 
 def outbox_entry(envelope: Envelope, key: str) -> dict[str, Any]:
@@ -56,6 +58,7 @@ class OutboxRelay:
         self._transport, self._sweep_seconds, self._batch = transport, sweep_seconds, batch
         self._parallel = asyncio.Semaphore(parallel)
         self._wake = asyncio.Event()
+        self._removals: set[asyncio.Task] = set()
         self.published = 0
 
     def notify(self, collection: str, doc_id: Any, entries: list[Entry]) -> None:
@@ -83,24 +86,50 @@ class OutboxRelay:
             for entry in entries:
                 await self._publish(entry)
 
-    async def _relay(self, coll: Collection, pending: dict[Any, list[Entry]]) -> dict[Any, list[Entry]]:
-        """Publishes each document's entries, then removes the published ones in bulk; returns
-        the documents whose publishing failed, with their entries, to try again."""
+    async def _relay(self, coll: Collection, pending: dict[Any, list[Entry]], *,
+                     remove_later: bool = False) -> dict[Any, list[Entry]]:
+        """Publishes each document's entries, then removes the published ones in bulk (in the
+        background when `remove_later`: the next round need not wait for it); returns the
+        documents whose publishing failed, with their entries, to try again."""
         outcomes = await asyncio.gather(*(self._publish_document(e) for e in pending.values()), return_exceptions=True)
         failed = {doc_id: entries for (doc_id, entries), outcome in zip(pending.items(), outcomes)
                   if isinstance(outcome, BaseException)}
         done = [(doc_id, entries) for doc_id, entries in pending.items() if doc_id not in failed]
         self.published += sum(len(entries) for _, entries in done)
+        if failed:
+            first = next(o for o in outcomes if isinstance(o, BaseException))
+            log.warning("could not publish the outbox of %d documents of %s (%s); retrying",
+                        len(failed), coll.name, type(first).__name__)
+        if not remove_later:
+            await self._remove(coll, done)
+        elif done:
+            while len(self._removals) >= MAX_REMOVALS_IN_FLIGHT:
+                await asyncio.wait(self._removals, return_when=asyncio.FIRST_COMPLETED)
+            task = asyncio.create_task(self._remove_logged(coll, done))
+            self._removals.add(task)
+            task.add_done_callback(self._removals.discard)
+        return failed
+
+    @staticmethod
+    async def _remove(coll: Collection, done: list[tuple[Any, list[Entry]]]) -> None:
         # $pullAll of the exact entries published: FerretDB 1.x ignores $pull with a condition,
         # and entries appended meanwhile stay for the next round.
         for start in range(0, len(done), REMOVALS_PER_WRITE):
             chunk = done[start:start + REMOVALS_PER_WRITE]
             await coll.update_each([({"_id": doc_id}, {"$pullAll": {"outbox": entries}}) for doc_id, entries in chunk])
-        if failed:
-            first = next(o for o in outcomes if isinstance(o, BaseException))
-            log.warning("could not publish the outbox of %d documents of %s (%s); retrying",
-                        len(failed), coll.name, type(first).__name__)
-        return failed
+
+    async def _remove_logged(self, coll: Collection, done: list[tuple[Any, list[Entry]]]) -> None:
+        try:
+            await self._remove(coll, done)
+        except Exception:
+            # The entries stay in their documents and a sweep publishes them again
+            # (at-least-once; consumers are idempotent).
+            log.exception("removing published outbox entries from %s failed", coll.name)
+
+    async def settle(self) -> None:
+        """Waits for the removals still under way."""
+        while self._removals:
+            await asyncio.gather(*self._removals, return_exceptions=True)
 
     async def drain_fresh(self) -> int:
         """Publishes what writes handed over; returns how many entries went out."""
@@ -109,13 +138,7 @@ class OutboxRelay:
             if not pending:
                 continue
             self._fresh[name] = {}
-            try:
-                failed = await self._relay(self._by_name[name], pending)
-            except Exception:
-                # The removal failed after publishing: the entries stay in their documents
-                # and a sweep publishes them again (at-least-once; consumers are idempotent).
-                log.exception("removing published outbox entries from %s failed", name)
-                continue
+            failed = await self._relay(self._by_name[name], pending, remove_later=True)
             for doc_id, entries in failed.items():  # before anything handed over meanwhile
                 self._fresh[name][doc_id] = entries + self._fresh[name].get(doc_id, [])
         return self.published - before
@@ -138,15 +161,25 @@ class OutboxRelay:
 
     async def drain_once(self) -> int:
         """Publishes every pending entry once; returns how many went out."""
-        return await self.drain_fresh() + await self.sweep()
+        sent = await self.drain_fresh()
+        await self.settle()
+        return sent + await self.sweep()
 
     async def run(self) -> None:
+        try:
+            await self._run()
+        finally:  # at shutdown, what was published leaves its documents if it can within 5 s
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(self.settle(), 5)
+
+    async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         next_sweep = 0.0
         while True:
             try:
                 await self.drain_fresh()
                 if loop.time() >= next_sweep:
+                    await self.settle()  # a sweep must not find what was published a moment ago
                     started = loop.time()
                     await self.sweep()
                     next_sweep = loop.time() + next_sweep_after(loop.time() - started, self._sweep_seconds)

@@ -3,8 +3,9 @@ MemoryTransport (siks_testkit.memory) serves unit tests.
 
 Tracing is ours rather than FastStream's telemetry middleware: one producer span per record,
 whose context rides in the `traceparent` header, and one consumer span per event
-(siks_kit.bus.consumer), each in the trace of the write that caused it. The middleware made
-two spans per record sent and one per batch received, and cost a tenth of a service's CPU.
+(siks_kit.bus.consumer), each in the trace of the write that caused it. With batches, the
+middleware makes one span per batch that only links its records' traces, so a household's
+trace would lose its consumer steps; it also made two spans per record sent.
 
 Records come in batches (whatever the partitions hold, up to `max_records`), and a batch is
 acknowledged as one: one offset commit when the whole batch is processed, or a rewind to its
