@@ -38,6 +38,7 @@ class PROBLEM(StrEnum):  # noqa: N801 - read as a namespace: PROBLEM.window_clos
     separation_of_duties = PROBLEM_BASE + "separation-of-duties"
     nik_taken = PROBLEM_BASE + "nik-taken"
     body_too_large = PROBLEM_BASE + "body-too-large"
+    idempotency_key_reused = PROBLEM_BASE + "idempotency-key-reused"
     rate_limited = PROBLEM_BASE + "rate-limited"
     database_unavailable = PROBLEM_BASE + "database-unavailable"
     unavailable = PROBLEM_BASE + "unavailable"
@@ -51,6 +52,7 @@ class PROBLEM(StrEnum):  # noqa: N801 - read as a namespace: PROBLEM.window_clos
 # (status, title) per type: the title is the same for every occurrence of a type (RFC 9457 3.1.3).
 PROBLEM_INFO: dict[PROBLEM, tuple[int, str]] = {
     PROBLEM.validation: (422, "Unprocessable content"),
+    PROBLEM.idempotency_key_reused: (422, "Idempotency key reused"),
     PROBLEM.unauthorized: (401, "Unauthorized"),
     PROBLEM.forbidden: (403, "Forbidden"),
     PROBLEM.not_found: (404, "Not found"),

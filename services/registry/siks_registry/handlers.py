@@ -17,19 +17,21 @@ from siks_contracts.schedule import Calendar
 from siks_kit.web.auth import require_role, require_scope
 from siks_kit.runtime.clock import Clock
 from siks_kit.bus.outbox import outbox_entry
+from siks_kit.web.batch import BatchLedger, BatchResults, answer_batch, item_id
 from siks_kit.web.problems import Conflict, NotFound, Problem
-from siks_kit.store.documents import Database
+from siks_kit.store.documents import Database, DuplicateKey
 from siks_kit.observability.tracing import current_trace_context
 
 from .commands import AmendHousehold, MemberIn, RegisterHousehold, SubmitProposal
 from .domain.household import Address, Amendment, Household, Member, refusal_for_claim
-from .domain.proposal import Proposal
+from .domain.proposal import PENDING, Proposal
 from .domain.refusals import Refused
 from .store.repositories import HouseholdStore, NikClaims, ProposalStore
 from .views import HouseholdOut, HouseholdPage, ProposalOut
 
 SERVICE = "registry"
 RETRIES = 5  # of a read-decide-write whose guarded write found the document changed
+RACING_ATTEMPT = "an earlier attempt at this item is still under way; repeat the request shortly"
 
 
 @dataclass
@@ -40,16 +42,19 @@ class RegistryDeps:
     clock: Clock
     calendar: Calendar
     lease: timedelta
+    batches: BatchLedger
 
     @classmethod
     def build(cls, db: Database, clock: Clock, calendar: Calendar,
               lease: timedelta = timedelta(seconds=60)) -> "RegistryDeps":
         households = HouseholdStore(db)
-        return cls(households, ProposalStore(db), NikClaims(db, households, lease), clock, calendar, lease)
+        return cls(households, ProposalStore(db), NikClaims(db, households, lease), clock, calendar, lease,
+                   BatchLedger(db.collection("batches")))
 
     async def prepare(self) -> None:
         await self.households.prepare()
         await self.proposals.prepare()
+        await self.batches.prepare()
 
 
 def problem_of(refusal: Refused) -> Problem:
@@ -76,18 +81,31 @@ def _within_lease(deps: RegistryDeps, since: datetime) -> None:
 
 
 # ---------------------------------------------------------------------- households
-async def register_household(deps: RegistryDeps, actor: Actor, cmd: RegisterHousehold) -> HouseholdOut:
+async def register_household(deps: RegistryDeps, actor: Actor, cmd: RegisterHousehold,
+                             household_id: str | None = None) -> HouseholdOut:
+    """`household_id`: chosen by the caller (a batch item's, derived from its Idempotency-Key);
+    when a household of that id was stored before, it is the answer, not a second one."""
     require_role(actor, Role.OPERATOR_DESA)
     require_scope(actor, cmd.region_code)
     now = deps.clock.now()
     members = _members(cmd.members)
     registration = Household.register(
-        str(uuid4()), kk_number=cmd.kk_number, region_code=cmd.region_code,
+        household_id or str(uuid4()), kk_number=cmd.kk_number, region_code=cmd.region_code,
         address=Address(cmd.address.street, cmd.address.rt, cmd.address.rw), members=members,
         housing=cmd.housing, assets=cmd.assets, by=actor.sub, now=now)
     household = registration.household
     # Pending first, then the claims, then visible with its event: see store/repositories.py.
-    await deps.households.add_pending(household, now)
+    try:
+        await deps.households.add_pending(household, now)
+    except DuplicateKey:
+        if household_id is None:
+            raise
+        if (earlier := await _registered_before(deps, actor, household_id)) is not None:
+            return earlier
+        try:
+            await deps.households.add_pending(household, now)
+        except DuplicateKey:
+            raise Conflict(RACING_ATTEMPT) from None
     try:
         if refused := await deps.niks.claim(household.niks, household.id, now, str(uuid4())):
             raise refusal_for_claim(household.niks.index(refused))
@@ -100,6 +118,37 @@ async def register_household(deps: RegistryDeps, actor: Actor, cmd: RegisterHous
         await deps.households.discard_pending(household.id)
         raise
     return HouseholdOut.of(household)
+
+
+async def _registered_before(deps: RegistryDeps, actor: Actor, household_id: str) -> HouseholdOut | None:
+    """An earlier attempt stored this id: its household if it finished; None once an attempt
+    that was cut off (pending past a lease) is cleared away, so this one can go ahead."""
+    found = await deps.households.get_with_pending(household_id)
+    if found is None:
+        raise Conflict("an earlier attempt at this item was undone meanwhile; repeat the request")
+    household, pending_since = found
+    if pending_since is None:
+        require_scope(actor, household.region_code)
+        return HouseholdOut.of(household)
+    if deps.clock.now() - pending_since < deps.lease:
+        raise Conflict(RACING_ATTEMPT)
+    await deps.niks.release(household.niks, household_id)
+    await deps.households.discard_pending(household_id)
+    return None
+
+
+async def register_households(deps: RegistryDeps, actor: Actor, items: list[dict], key: str | None,
+                              instance: str) -> BatchResults:
+    require_role(actor, Role.OPERATOR_DESA)
+
+    async def each(index: int, cmd: RegisterHousehold) -> str:
+        try:
+            return (await register_household(deps, actor, cmd, item_id("household", actor.sub, key, index))).id
+        except Refused as refusal:
+            raise problem_of(refusal) from None
+
+    return await answer_batch(deps.batches, route="households", caller=actor.sub, key=key, raw=items,
+                              model=RegisterHousehold, each=each, now=deps.clock.now(), instance=instance)
 
 
 async def _visible_household(deps: RegistryDeps, actor: Actor, household_id: str) -> Household:
@@ -163,19 +212,29 @@ async def search_households(deps: RegistryDeps, actor: Actor, *, nik: str | None
 
 
 # ---------------------------------------------------------------------- proposals
-async def submit_proposal(deps: RegistryDeps, actor: Actor, cmd: SubmitProposal) -> ProposalOut:
+async def submit_proposal(deps: RegistryDeps, actor: Actor, cmd: SubmitProposal,
+                          proposal_id: str | None = None) -> ProposalOut:
+    """`proposal_id`: chosen by the caller (a batch item's); a proposal stored under it before
+    is the answer, not a second one."""
     require_role(actor, Role.OPERATOR_DESA)
+    if proposal_id is not None and (earlier := await _submitted_before(deps, actor, proposal_id)) is not None:
+        return earlier
     household = await _visible_household(deps, actor, cmd.household_id)
     now = deps.clock.now()
     holder_id = household.slot_holder(cmd.program)
     holder = await deps.proposals.get_with_pending(holder_id) if holder_id else None
-    proposed = Proposal.submit(str(uuid4()), household=household, kind=cmd.kind, program=cmd.program,
+    proposed = Proposal.submit(proposal_id or str(uuid4()), household=household, kind=cmd.kind, program=cmd.program,
                                reason=cmd.reason, calendar=deps.calendar, now=now, by=actor.sub,
                                slot_holder=holder, stale_after=deps.lease)
     proposal = proposed.proposal
     trace = current_trace_context()
     # Pending first, then the slot, then visible with its event: see store/repositories.py.
-    await deps.proposals.add_pending(proposal, trace.model_dump() if trace else None)
+    try:
+        await deps.proposals.add_pending(proposal, trace.model_dump() if trace else None)
+    except DuplicateKey:
+        if proposal_id is None:
+            raise
+        raise Conflict(RACING_ATTEMPT) from None
     try:
         if not await deps.households.reserve_slot(household.id, proposal.program, proposal.id, replacing=holder_id):
             raise Conflict(f"household already has an open {proposal.program} proposal")
@@ -188,6 +247,36 @@ async def submit_proposal(deps: RegistryDeps, actor: Actor, cmd: SubmitProposal)
         await deps.proposals.discard_pending(proposal.id)
         raise
     return ProposalOut.of(active)
+
+
+async def _submitted_before(deps: RegistryDeps, actor: Actor, proposal_id: str) -> ProposalOut | None:
+    """An earlier attempt's proposal of this id, if it finished; a cut-off one (pending past a
+    lease, so it holds no slot any more) is cleared away and None lets this one go ahead."""
+    earlier = await deps.proposals.get_with_pending(proposal_id)
+    if earlier is None:
+        return None
+    if earlier.status != PENDING:
+        require_scope(actor, earlier.region_code)
+        return ProposalOut.of(earlier)
+    if earlier.holds_slot(deps.clock.now(), deps.lease):
+        raise Conflict(RACING_ATTEMPT)
+    await deps.households.release_slot(earlier.household_id, earlier.program, earlier.id)
+    await deps.proposals.discard_pending(earlier.id)
+    return None
+
+
+async def submit_proposals(deps: RegistryDeps, actor: Actor, items: list[dict], key: str | None,
+                           instance: str) -> BatchResults:
+    require_role(actor, Role.OPERATOR_DESA)
+
+    async def each(index: int, cmd: SubmitProposal) -> str:
+        try:
+            return (await submit_proposal(deps, actor, cmd, item_id("proposal", actor.sub, key, index))).id
+        except Refused as refusal:
+            raise problem_of(refusal) from None
+
+    return await answer_batch(deps.batches, route="proposals", caller=actor.sub, key=key, raw=items,
+                              model=SubmitProposal, each=each, now=deps.clock.now(), instance=instance)
 
 
 async def _visible_proposal(deps: RegistryDeps, actor: Actor, proposal_id: str) -> Proposal:

@@ -2,9 +2,11 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from pydantic import BaseModel
 from siks_contracts.enums import ProposalKind
 from siks_kit.web.auth import CurrentActor
+from siks_kit.web.batch import BatchResults, items_of
 from siks_kit.web.problems import problem_responses
 from siks_kit.runtime.service import deps_of
 
@@ -22,6 +24,26 @@ async def create_household(body: RegisterHousehold, actor: CurrentActor, deps: D
     created = await handlers.register_household(deps, actor, body)
     response.headers["Location"] = f"/v1/households/{created.id}"
     return created
+
+
+class HouseholdBatch(BaseModel):
+    items: items_of(RegisterHousehold)
+
+
+class ProposalBatch(BaseModel):
+    items: items_of(SubmitProposal)
+
+
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", description=(
+    "makes the request safe to repeat: the same key and body give the same results and create nothing twice"))]
+
+
+@router.post("/households/batch", tags=["households"], operation_id="register_households")
+async def create_households(body: HouseholdBatch, actor: CurrentActor, deps: Deps, request: Request,
+                            idempotency_key: IdempotencyKey = None) -> BatchResults:
+    """Up to 1,000 households; one result per item (its id, or the problem that kept it out).
+    The good items are stored even when others are refused."""
+    return await handlers.register_households(deps, actor, body.items, idempotency_key, request.url.path)
 
 
 @router.get("/households/{household_id}", tags=["households"], operation_id="get_household")
@@ -49,6 +71,13 @@ async def create_proposal(body: SubmitProposal, actor: CurrentActor, deps: Deps,
     created = await handlers.submit_proposal(deps, actor, body)
     response.headers["Location"] = f"/v1/proposals/{created.id}"
     return created
+
+
+@router.post("/proposals/batch", tags=["proposals"], operation_id="submit_proposals")
+async def create_proposals(body: ProposalBatch, actor: CurrentActor, deps: Deps, request: Request,
+                           idempotency_key: IdempotencyKey = None) -> BatchResults:
+    """Up to 1,000 proposals; one result per item, as for households."""
+    return await handlers.submit_proposals(deps, actor, body.items, idempotency_key, request.url.path)
 
 
 @router.get("/proposals/{proposal_id}", tags=["proposals"], operation_id="get_proposal")

@@ -1,0 +1,148 @@
+"""Batch endpoints: many items in one request, one result per item (a created id or a
+problem), the good items stored even when some are bad, and the same request sent twice
+creating nothing twice.
+
+Idempotency works at two levels. With an `Idempotency-Key` header each item's id is derived
+from (caller, key, item index), so an item that was stored before a crash or a lost answer
+is found again rather than made twice; and the results of a finished request are kept under
+(caller, key), so a repeat gets the same answer. The same key with a different body is a
+422, never a silent mix of two requests."""
+
+import asyncio
+import hashlib
+import json
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
+
+from pydantic import BaseModel, Field, ValidationError, WithJsonSchema
+
+from siks_kit.store.documents import Collection, DuplicateKey
+from siks_kit.web.problems import PROBLEM, Invalid, Problem, ProblemDetails, errors_from_loc, problem_body
+
+MAX_ITEMS = 1000
+MAX_KEY_LENGTH = 200
+_ID_SPACE = uuid.UUID("0f5d3c7e-6a0b-4f1e-9d61-5b7f3c2a9e14")  # ours: ids derived from keys
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def items_of(model: type[BaseModel]) -> Any:
+    """The type of a batch's `items`: raw objects, each validated on its own (a bad item is a
+    problem in its result, not a 422 for the whole request), documented as `model`."""
+    schema = {"type": "array", "minItems": 1, "maxItems": MAX_ITEMS,
+              "items": {"$ref": f"#/components/schemas/{model.__name__}"}}
+    return Annotated[list[dict[str, Any]], Field(min_length=1, max_length=MAX_ITEMS), WithJsonSchema(schema)]
+
+
+class ItemResult(BaseModel):
+    index: int = Field(description="the item's position in `items`, from 0")
+    id: str | None = Field(default=None, description="what the item created (or had created before)")
+    problem: ProblemDetails | None = Field(default=None, description="why the item was not stored")
+
+
+class BatchResults(BaseModel):
+    results: list[ItemResult]
+
+
+def item_id(kind: str, caller: str, key: str | None, index: int) -> str:
+    """The id of a batch item: derived from the Idempotency-Key when there is one."""
+    if key is None:
+        return str(uuid.uuid4())
+    return str(uuid.uuid5(_ID_SPACE, f"{kind}\x1f{caller}\x1f{key}\x1f{index}"))
+
+
+def check_key(key: str | None) -> str | None:
+    if key is not None and not (0 < len(key) <= MAX_KEY_LENGTH and key.isprintable()):
+        raise Invalid(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters",
+                      errors=[{"pointer": "/Idempotency-Key", "detail": "bad key", "in": "header"}])
+    return key
+
+
+def _problem_of(index: int, exc: Problem, instance: str) -> ProblemDetails:
+    """The item's problem, its field pointers made to point into the batch's body."""
+    extra = dict(exc.extra)
+    if errors := extra.get("errors"):
+        extra["errors"] = [{**e, "pointer": f"/items/{index}{e['pointer']}"}
+                           if e.get("in", "body") == "body" and str(e.get("pointer", "")).startswith("/") else e
+                           for e in errors]
+    return ProblemDetails.model_validate(problem_body(exc.status, exc.detail, instance, type_=exc.type,
+                                                      title=exc.title, **extra))
+
+
+def _invalid_item(index: int, exc: ValidationError, instance: str) -> ProblemDetails:
+    errors = errors_from_loc({**e, "loc": ("body", *e["loc"])} for e in exc.errors())
+    for e in errors:
+        e.pop("loc", None)
+    return _problem_of(index, Invalid(f"item {index} does not match the schema", errors=errors), instance)
+
+
+async def run_items(raw: Sequence[dict[str, Any]], model: type[M], each: Callable[[int, M], Awaitable[str]],
+                    *, instance: str, parallel: int = 16) -> list[ItemResult]:
+    """Validates each item, then `each(index, item)` side by side (up to `parallel`); a
+    Problem it raises is that item's result. Anything else (the database away) fails the
+    request: what was stored stays stored, and a repeat with the same key finds it."""
+    gate = asyncio.Semaphore(parallel)
+
+    async def one(index: int, item: dict[str, Any]) -> ItemResult:
+        try:
+            cmd = model.model_validate(item)
+        except ValidationError as exc:
+            return ItemResult(index=index, problem=_invalid_item(index, exc, instance))
+        async with gate:
+            try:
+                return ItemResult(index=index, id=await each(index, cmd))
+            except Problem as exc:
+                return ItemResult(index=index, problem=_problem_of(index, exc, instance))
+
+    return list(await asyncio.gather(*(one(i, item) for i, item in enumerate(raw))))
+
+
+class BatchLedger:
+    """The results of finished batch requests, by (caller, Idempotency-Key)."""
+
+    def __init__(self, coll: Collection) -> None:
+        self.coll = coll
+
+    async def prepare(self) -> None:
+        await self.coll.create_index([("at", 1)])  # for expiring old entries
+
+    @staticmethod
+    def _id(route: str, caller: str, key: str) -> str:
+        return hashlib.sha256(f"{route}\x1f{caller}\x1f{key}".encode()).hexdigest()
+
+    @staticmethod
+    def fingerprint(items: Sequence[dict[str, Any]]) -> str:
+        return hashlib.sha256(json.dumps(items, sort_keys=True, default=str).encode()).hexdigest()
+
+    async def answered(self, route: str, caller: str, key: str, fingerprint: str) -> list[ItemResult] | None:
+        found = await self.coll.find_one({"_id": self._id(route, caller, key)})
+        if found is None:
+            return None
+        if found["request"] != fingerprint:
+            raise Problem(422, "this Idempotency-Key was used for a different request; use a new key",
+                          type_=PROBLEM.idempotency_key_reused)
+        return [ItemResult.model_validate(r) for r in found["results"]]
+
+    async def record(self, route: str, caller: str, key: str, fingerprint: str, results: list[ItemResult],
+                     at: datetime) -> None:
+        try:
+            await self.coll.insert_one({"_id": self._id(route, caller, key), "request": fingerprint, "at": at,
+                                        "results": [r.model_dump(mode="json") for r in results]})
+        except DuplicateKey:
+            pass  # the same request ran twice at once; its items were made once, by their ids
+
+
+async def answer_batch(ledger: BatchLedger, *, route: str, caller: str, key: str | None,
+                       raw: Sequence[dict[str, Any]], model: type[M], each: Callable[[int, M], Awaitable[str]],
+                       now: datetime, instance: str) -> BatchResults:
+    """A batch request from start to end: a repeat answered from the ledger, else each item."""
+    key = check_key(key)
+    fingerprint = BatchLedger.fingerprint(raw) if key else ""
+    if key and (earlier := await ledger.answered(route, caller, key, fingerprint)) is not None:
+        return BatchResults(results=earlier)
+    results = await run_items(raw, model, each, instance=instance)
+    if key:
+        await ledger.record(route, caller, key, fingerprint, results, now)
+    return BatchResults(results=results)

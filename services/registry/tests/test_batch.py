@@ -1,0 +1,137 @@
+"""Batch endpoints with fakes wired through bootstrap: one result per item, the good stored
+beside the bad, and a repeat with the same Idempotency-Key creating nothing twice."""
+
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+from siks_contracts.enums import Role
+from siks_kit.runtime.clock import FixedClock
+from siks_kit.runtime.settings import DEVELOPMENT_JWT_SECRET
+from siks_kit.web.auth import issue_token
+from siks_kit.web.batch import item_id
+from siks_registry.bootstrap import build_app
+from siks_registry.commands import RegisterHousehold
+from siks_registry import handlers
+from siks_testkit.memory import MemoryDatabase, MemoryTransport
+
+VILLAGE = "32.04.05.2001"
+IN_WINDOW = datetime(2026, 12, 16, 2, tzinfo=UTC)
+
+
+def family(n: int) -> dict:
+    """A valid household whose head was born on day n of January 1980 (NIK and date agree)."""
+    return {"kk_number": f"320405091123{n:04d}", "region_code": VILLAGE,
+            "address": {"street": "Kp. Sidomulyo", "rt": "003", "rw": "004"},
+            "members": [{"nik": f"320405{n:02d}0180{n:04d}", "name": f"Warga {chr(64 + n)}", "sex": "M",
+                         "birth_date": f"1980-01-{n:02d}", "birth_place": "Bandung", "relation": "head"}]}
+
+
+def auth(sub: str = "op-1", **extra) -> dict:
+    token = issue_token(DEVELOPMENT_JWT_SECRET, sub=sub, role=Role.OPERATOR_DESA, region=VILLAGE)
+    return {"Authorization": f"Bearer {token}", **extra}
+
+
+@pytest.fixture
+def env():
+    db, bus, clock = MemoryDatabase(), MemoryTransport(), FixedClock(IN_WINDOW)
+    app = build_app(database=db, transport=bus, clock=clock)
+    with TestClient(app) as client:
+        yield client, db, app
+
+
+def households_stored(db) -> int:
+    return db.collection("households")._raw.count_documents({})
+
+
+def test_each_item_gets_its_own_result_and_the_good_are_stored_beside_the_bad(env):
+    client, db, _ = env
+    bad_nik = {**family(2), "members": [{**family(2)["members"][0], "nik": "12"}]}
+    same_person = {**family(3), "members": family(1)["members"]}  # the head of item 0 again
+    resp = client.post("/v1/households/batch", json={"items": [family(1), bad_nik, same_person, family(4)]},
+                       headers=auth())
+    assert resp.status_code == 200, resp.text
+    results = resp.json()["results"]
+    assert [r["index"] for r in results] == [0, 1, 2, 3]
+    assert results[0]["id"] and results[3]["id"] and results[0]["problem"] is None
+    invalid = results[1]["problem"]
+    assert invalid["status"] == 422 and invalid["type"].endswith("/validation")
+    assert [e["pointer"] for e in invalid["errors"]] == ["/items/1/members/0/nik"]
+    taken = results[2]["problem"]
+    assert taken["status"] == 409 and results[2]["id"] is None
+    assert [e["pointer"] for e in taken["errors"]] == ["/items/2/members/0/nik"]  # which member, never whose
+    assert households_stored(db) == 2
+    assert client.get(f"/v1/households/{results[3]['id']}", headers=auth()).status_code == 200
+
+
+def test_the_same_request_with_the_same_key_creates_nothing_twice(env):
+    client, db, _ = env
+    body = {"items": [family(1), family(2)]}
+    first = client.post("/v1/households/batch", json=body, headers=auth(**{"Idempotency-Key": "k-1"})).json()
+    again = client.post("/v1/households/batch", json=body, headers=auth(**{"Idempotency-Key": "k-1"})).json()
+    assert first == again and all(r["id"] for r in first["results"])
+    assert households_stored(db) == 2
+    other = client.post("/v1/households/batch", json={"items": [family(3)]},
+                        headers=auth(**{"Idempotency-Key": "k-1"}))
+    assert other.status_code == 422 and other.json()["type"].endswith("/idempotency-key-reused")
+    # Another operator's key is another request.
+    theirs = client.post("/v1/households/batch", json={"items": [family(3)]},
+                         headers=auth("op-2", **{"Idempotency-Key": "k-1"}))
+    assert theirs.status_code == 200 and theirs.json()["results"][0]["id"]
+
+
+def test_a_repeat_after_a_lost_answer_finds_what_the_first_attempt_stored(env):
+    client, db, app = env
+    deps = app.state.runtime.deps
+    # The first attempt stored item 0, then its answer was lost (no results were kept).
+    actor_headers = auth(**{"Idempotency-Key": "lost"})
+    from siks_contracts.actor import Actor
+
+    actor = Actor(sub="op-1", role=Role.OPERATOR_DESA, region=VILLAGE)
+    earlier = client.portal.call(handlers.register_household, deps, actor,
+                                 RegisterHousehold.model_validate(family(1)), item_id("household", "op-1", "lost", 0))
+    resp = client.post("/v1/households/batch", json={"items": [family(1), family(2)]}, headers=actor_headers)
+    results = resp.json()["results"]
+    assert results[0]["id"] == earlier.id and results[0]["problem"] is None and results[1]["id"]
+    assert households_stored(db) == 2
+
+
+def test_proposals_in_a_batch_and_again(env):
+    client, db, _ = env
+    ids = [r["id"] for r in client.post("/v1/households/batch", json={"items": [family(1), family(2)]},
+                                        headers=auth()).json()["results"]]
+    body = {"items": [{"household_id": ids[0], "program": "PKH", "kind": "dtks_new"},
+                      {"household_id": ids[1], "program": "PKH", "kind": "dtks_new"},
+                      {"household_id": "nobody", "program": "PKH", "kind": "dtks_new"}]}
+    first = client.post("/v1/proposals/batch", json=body, headers=auth(**{"Idempotency-Key": "p-1"})).json()
+    assert [bool(r["id"]) for r in first["results"]] == [True, True, False]
+    assert first["results"][2]["problem"]["status"] == 404
+    again = client.post("/v1/proposals/batch", json=body, headers=auth(**{"Idempotency-Key": "p-1"})).json()
+    assert again == first
+    assert db.collection("proposals")._raw.count_documents({}) == 2
+
+
+def test_a_batch_of_more_than_a_thousand_items_or_none_is_refused_whole(env):
+    client, db, _ = env
+    too_many = client.post("/v1/households/batch", json={"items": [family(1)] * 1001}, headers=auth())
+    assert too_many.status_code == 422 and too_many.headers["content-type"] == "application/problem+json"
+    assert client.post("/v1/households/batch", json={"items": []}, headers=auth()).status_code == 422
+    assert households_stored(db) == 0
+
+
+def test_only_operators_submit_batches(env):
+    client, _, _ = env
+    token = issue_token(DEVELOPMENT_JWT_SECRET, sub="s", role=Role.SUPERVISOR_KABKOTA, region="32.04")
+    resp = client.post("/v1/households/batch", json={"items": [family(1)]},
+                       headers={"Authorization": f"Bearer {token}"})
+    assert resp.status_code == 403
+
+
+def test_the_openapi_document_describes_each_item_as_its_single_form(env):
+    client, _, _ = env
+    doc = client.get("/openapi.json").json()
+    batch = doc["components"]["schemas"]["HouseholdBatch"]["properties"]["items"]
+    assert batch["items"] == {"$ref": "#/components/schemas/RegisterHousehold"} and batch["maxItems"] == 1000
+    operation = doc["paths"]["/v1/households/batch"]["post"]
+    assert any(p["name"] == "Idempotency-Key" and p["in"] == "header" for p in operation["parameters"])
+    assert "BatchResults" in operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
