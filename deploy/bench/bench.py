@@ -662,7 +662,10 @@ async def main() -> None:
             "cores": os.cpu_count(), "python": sys.version.split()[0]}
     ladder = Ladder(endpoints=Endpoints(), timeout=60)
     await ladder.http.aclose()  # room for every worker's connection, however many
-    ladder.http = httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=max(64, 2 * args.concurrency)))
+    # Idle connections are dropped before the server's 5 s keep-alive ends: a request sent on a
+    # connection the server is closing fails with a ReadError that says nothing about the system.
+    ladder.http = httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=max(64, 2 * args.concurrency),
+                                                                    keepalive_expiry=2.0))
     try:
         meta["stack_clock"] = (await preflight(ladder))["now"]
         families = await ladder.families(limit=10000)

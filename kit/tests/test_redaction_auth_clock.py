@@ -86,3 +86,29 @@ def test_the_access_log_names_method_path_and_status_never_the_query(caplog):
     lines = [r.getMessage() for r in caplog.records if r.name == "siks.access"]
     assert lines[0].startswith("GET /v1/public/status 200 ") and lines[1].startswith("GET /nowhere 404 ")
     assert not any("3204052609800001" in line for line in lines)
+
+
+def test_json_log_lines_carry_the_trace_and_span_and_mask_niks():
+    import json
+    import sys
+
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from siks_kit.observability.logs import JsonFormatter
+
+    tracer = TracerProvider().get_tracer("t")
+    with tracer.start_as_current_span("handling") as span:
+        try:
+            raise ValueError("no household for 3204052609800001")
+        except ValueError:
+            record = logging.LogRecord("siks.t", logging.ERROR, __file__, 1, "claim of %s failed",
+                                       ("3204052609800001",), sys.exc_info())
+        line = JsonFormatter("registry").format(record)
+        ids = f"{span.get_span_context().trace_id:032x}", f"{span.get_span_context().span_id:016x}"
+    parsed = json.loads(line)
+    assert (parsed["trace_id"], parsed["span_id"]) == ids
+    assert parsed["service"] == "registry" and parsed["level"] == "ERROR" and parsed["logger"] == "siks.t"
+    assert parsed["message"] == "claim of 3204**********01 failed"
+    assert "3204052609800001" not in line and "ValueError: no household for 3204**********01" in parsed["exception"]
+    outside = json.loads(JsonFormatter("registry").format(logging.LogRecord("t", 20, __file__, 1, "idle", (), None)))
+    assert "trace_id" not in outside

@@ -37,6 +37,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, stop
 
 from siks_kit.bus.transport import BatchCallback, Record, Transport
 from siks_kit.observability import tracing
+from siks_kit.observability.metrics import DEAD_LETTERS
 
 log = logging.getLogger(__name__)
 Handler = Callable[[Envelope, BaseModel], Awaitable[None]]
@@ -58,6 +59,14 @@ def describe(exc: ValidationError) -> str:
 def mask_identifiers(text: str) -> str:
     """Every 16-digit run (NIK or KK number) masked as Cek Bansos shows a NIK."""
     return _DIGIT_RUN.sub(lambda m: mask_nik(m.group()), text)
+
+
+def reason_kind(reason: str) -> str:
+    """A dead-letter reason's kind, for a metric label (the reason itself is free text)."""
+    for kind in UNREADABLE_REASONS:
+        if reason.startswith(kind):
+            return kind.replace(" ", "_")
+    return "handler_failed"
 
 
 def never_transient(exc: BaseException) -> bool:
@@ -163,6 +172,7 @@ class Consumer:
 
     async def _dead_letter(self, topic: str, value: bytes, headers: dict[str, str], reason: str) -> None:
         self.dead_lettered += 1
+        DEAD_LETTERS.labels(topic, reason_kind(reason)).inc()
         reason = mask_identifiers(reason)[:MAX_REASON]
         log.warning("dead-lettering a record from %s: %s", topic, reason)
         dl_headers = {**headers, "dead_letter_reason": reason, "dead_letter_source": topic,

@@ -7,13 +7,14 @@ At-least-once: a crash between publish and removal republishes; consumers are id
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from siks_contracts.envelope import Envelope
 from siks_contracts.events import topic_of
 
-from siks_kit.observability import tracing
+from siks_kit.observability import metrics, tracing
 from siks_kit.store.documents import Collection
 from siks_kit.bus.transport import Transport
 
@@ -59,13 +60,26 @@ class OutboxRelay:
         self._parallel = asyncio.Semaphore(parallel)
         self._wake = asyncio.Event()
         self._removals: set[asyncio.Task] = set()
+        self._since: dict[str, dict[Any, float]] = {name: {} for name in self._by_name}  # waiting since (monotonic)
         self.published = 0
+        metrics.on_scrape(self._backlog)
 
     def notify(self, collection: str, doc_id: Any, entries: list[Entry]) -> None:
         """Called by the store after a write that added outbox entries to a document."""
         if collection in self._fresh:
             self._fresh[collection].setdefault(doc_id, []).extend(entries)
+            self._since[collection].setdefault(doc_id, time.monotonic())
             self._wake.set()
+
+    def _backlog(self):
+        now = time.monotonic()
+        for name, fresh in self._fresh.items():
+            labels = {"collection": name}
+            yield ("siks_outbox_pending", "outbox entries written and not yet published", labels,
+                   sum(len(entries) for entries in fresh.values()))
+            oldest = min(self._since[name].values(), default=None)
+            yield ("siks_outbox_oldest_pending_seconds", "how long the oldest unpublished entry has waited", labels,
+                   now - oldest if oldest is not None else 0.0)
 
     @property
     def waiting(self) -> int:
@@ -95,7 +109,9 @@ class OutboxRelay:
         failed = {doc_id: entries for (doc_id, entries), outcome in zip(pending.items(), outcomes)
                   if isinstance(outcome, BaseException)}
         done = [(doc_id, entries) for doc_id, entries in pending.items() if doc_id not in failed]
-        self.published += sum(len(entries) for _, entries in done)
+        sent = sum(len(entries) for _, entries in done)
+        self.published += sent
+        metrics.OUTBOX_PUBLISHED.labels(coll.name).inc(sent)
         if failed:
             first = next(o for o in outcomes if isinstance(o, BaseException))
             log.warning("could not publish the outbox of %d documents of %s (%s); retrying",
@@ -137,10 +153,12 @@ class OutboxRelay:
         for name, pending in self._fresh.items():
             if not pending:
                 continue
-            self._fresh[name] = {}
+            self._fresh[name], since = {}, self._since[name]
+            self._since[name] = {}
             failed = await self._relay(self._by_name[name], pending, remove_later=True)
             for doc_id, entries in failed.items():  # before anything handed over meanwhile
                 self._fresh[name][doc_id] = entries + self._fresh[name].get(doc_id, [])
+                self._since[name][doc_id] = since.get(doc_id, time.monotonic())
         return self.published - before
 
     async def sweep(self) -> int:

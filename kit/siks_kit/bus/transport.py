@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from aiokafka import TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, Topic
 from faststream.kafka.annotations import KafkaMessage
@@ -24,6 +25,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from siks_kit.bus.kafka_access import KafkaAccess
 from siks_kit.observability import tracing
+from siks_kit.observability.metrics import BATCH_SIZE, CONSUMER_LAG
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,19 @@ class Record:
 # whole batch may be acknowledged.
 BatchCallback = Callable[[Sequence[Record]], Awaitable[None]]
 MAX_BATCH = 500  # records per poll: enough to amortise a commit, few enough to redo after a crash
+
+
+def _observe(topic: str, raws: Sequence[Any], consumer: Any) -> None:
+    """The batch's size, and how far each of its partitions is behind its end."""
+    BATCH_SIZE.labels(topic).observe(len(raws))
+    last: dict[int, int] = {}
+    for raw in raws:
+        last[raw.partition] = max(raw.offset, last.get(raw.partition, -1))
+    highwater = getattr(consumer, "highwater", None)
+    for partition, offset in last.items():
+        end = highwater(TopicPartition(topic, partition)) if highwater else None
+        if end is not None:
+            CONSUMER_LAG.labels(topic, str(partition)).set(max(0, end - offset - 1))
 
 
 def record_of(raw: Any) -> Record:
@@ -104,6 +119,7 @@ class KafkaTransport:
                 await message.nack()  # rewinds each partition to the batch's first record there
                 raise
             await message.ack()  # one offset commit for the whole batch
+            _observe(topic, message.raw_message, getattr(message, "consumer", None))
 
     async def start(self) -> None:
         await self.broker.start()

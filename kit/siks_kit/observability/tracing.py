@@ -89,7 +89,7 @@ def instrument_fastapi(app, provider: TracerProvider) -> None:
 
     # One span per request: the ASGI "http send/receive" sub-spans (four a request) say
     # nothing an operator needs and cost CPU in every service and in the collector.
-    FastAPIInstrumentor.instrument_app(app, tracer_provider=provider, excluded_urls="healthz,readyz",
+    FastAPIInstrumentor.instrument_app(app, tracer_provider=provider, excluded_urls="healthz,readyz,metrics",
                                        exclude_spans=["receive", "send"])
 
 

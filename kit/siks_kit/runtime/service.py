@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from siks_contracts.asyncapi import asyncapi_document
@@ -29,6 +29,7 @@ from siks_kit.web.bodylimit import BodyLimit
 from siks_kit.web.problems import PROBLEM, FieldError, ProblemDetails, install_problem_handlers, problem_response, problem_responses
 from siks_kit.runtime.settings import ServiceSettings
 from siks_kit.store.documents import Database, MongoDatabase, UNREACHABLE, transient_database_error
+from siks_kit.observability import metrics
 from siks_kit.observability.tracing import instrument_fastapi, setup_tracing
 from siks_kit.bus.transport import KafkaTransport, Transport
 
@@ -204,6 +205,12 @@ def _install_operational_routes(app: FastAPI, spec: ServiceSpec, clock: Clock) -
             return JSONResponse({"status": "ready", "service": spec.name, "checks": checks})
         return problem_response(503, "not ready: " + ", ".join(k for k, ok in checks.items() if not ok),
                                 request, type_=PROBLEM.unavailable, checks=checks)
+
+    @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse,
+             responses={200: {"content": {metrics.CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}})
+    async def prometheus_metrics() -> PlainTextResponse:
+        """Prometheus text: HTTP, consumers, outbox, dead letters, outside systems."""
+        return PlainTextResponse(metrics.render(), media_type=metrics.CONTENT_TYPE_LATEST)
 
     @app.get("/asyncapi.json", tags=["operations"])
     async def asyncapi() -> dict[str, Any]:

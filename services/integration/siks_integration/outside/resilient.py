@@ -5,12 +5,14 @@ the background retrier asks again later. Reasons never carry a URL (a DTSEN path
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from siks_kit.runtime.breaker import CircuitBreaker, CircuitOpen
+from siks_kit.observability import metrics
+from siks_kit.runtime.breaker import CircuitBreaker, CircuitOpen, State
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 log = logging.getLogger(__name__)
@@ -39,7 +41,8 @@ class _Unexpected(Exception):
         super().__init__(f"unexpected HTTP {status}")
 
 
-RETRYABLE = (_Busy, httpx.TransportError)  # TransportError covers timeouts and refused connections
+RETRYABLE = (_Busy, httpx.TransportError)
+BREAKER_VALUES = {State.CLOSED: 0, State.HALF_OPEN: 1, State.OPEN: 2}  # TransportError covers timeouts and refused connections
 
 
 def _reason(exc: BaseException) -> str:
@@ -66,18 +69,29 @@ class OutsideSystem:
                  policy: RetryPolicy = RetryPolicy(),
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.name, self.client, self.breaker, self.policy, self._sleep = name, client, breaker, policy, sleep
+        metrics.on_scrape(self._breaker_state)
+
+    def _breaker_state(self):
+        yield ("siks_breaker_state", "an outside system's circuit breaker: 0 closed, 1 half open, 2 open",
+               {"system": self.name}, BREAKER_VALUES[self.breaker.state])
 
     async def request(self, method: str, url: str, *, answers: tuple[int, ...] = (), **kw: Any) -> httpx.Response:
         """The response of a 2xx or of a status listed in `answers` (e.g. 404 "not found"),
         or OutsideUnavailable."""
+        started, outcome = time.perf_counter(), "unavailable"
         try:
-            return await self.breaker.call(lambda: self._attempts(method, url, answers, kw))
+            response = await self.breaker.call(lambda: self._attempts(method, url, answers, kw))
+            outcome = "answered"
+            return response
         except CircuitOpen as exc:
+            outcome = "circuit_open"
             raise OutsideUnavailable(self.name, f"circuit open, next trial in {exc.retry_in_s:.0f}s") from None
         except (*RETRYABLE, _Unexpected) as exc:
             if isinstance(exc, _Unexpected):
                 log.warning("%s answered %s", self.name, exc)
             raise OutsideUnavailable(self.name, _reason(exc)) from None
+        finally:
+            metrics.OUTSIDE_DURATION.labels(self.name, outcome).observe(time.perf_counter() - started)
 
     async def _attempts(self, method: str, url: str, answers: tuple[int, ...], kw: dict[str, Any]) -> httpx.Response:
         p = self.policy

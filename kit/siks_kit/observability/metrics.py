@@ -1,0 +1,61 @@
+"""Prometheus metrics of a service, served as text on `GET /metrics`.
+
+Names follow Prometheus and OpenTelemetry conventions, with `siks_` for our own. Labels name
+routes (templates, never concrete paths), topics, partitions, collections, outside systems
+and kinds of reason: never a NIK, a name, an id or a free text, so no label carries personal
+data and none grows without bound. Each service is its own process, so the process-wide
+registry is the service's."""
+
+import weakref
+from collections.abc import Callable, Iterable
+
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+__all__ = ["CONTENT_TYPE_LATEST", "render", "HTTP_DURATION", "BATCH_SIZE", "CONSUMER_LAG", "DEAD_LETTERS",
+           "OUTBOX_PUBLISHED", "OUTSIDE_DURATION", "on_scrape"]
+
+HTTP_DURATION = Histogram("http_server_request_duration_seconds", "HTTP requests by route, method and status",
+                          ["http_route", "http_request_method", "http_response_status_code"],
+                          buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+BATCH_SIZE = Histogram("siks_consumer_batch_size", "records per consumed batch", ["topic"],
+                       buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500))
+CONSUMER_LAG = Gauge("siks_consumer_lag", "records behind the partition's end, as of the last batch",
+                     ["topic", "partition"])
+DEAD_LETTERS = Counter("siks_dead_letters_total", "records sent to a dead-letter topic", ["topic", "reason"])
+OUTBOX_PUBLISHED = Counter("siks_outbox_published_total", "outbox entries published", ["collection"])
+OUTSIDE_DURATION = Histogram("siks_outside_request_duration_seconds", "calls to outside systems, retries included",
+                             ["system", "outcome"], buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+
+Sample = tuple[str, str, dict[str, str], float]  # (name, help, labels, value)
+_live: list[weakref.WeakMethod | Callable[[], Iterable[Sample]]] = []
+
+
+def on_scrape(method: Callable[[], Iterable[Sample]]) -> None:
+    """Gauges computed when scraped (an outbox's backlog, say); a bound method is held weakly,
+    so an object that goes away stops reporting."""
+    _live.append(weakref.WeakMethod(method) if hasattr(method, "__self__") else method)
+
+
+class _Live(Collector):
+    def collect(self):
+        families: dict[str, GaugeMetricFamily] = {}
+        for ref in list(_live):
+            fn = ref() if isinstance(ref, weakref.WeakMethod) else ref
+            if fn is None:
+                _live.remove(ref)
+                continue
+            for name, help_, labels, value in fn():
+                family = families.get(name)
+                if family is None:
+                    family = families[name] = GaugeMetricFamily(name, help_, labels=sorted(labels))
+                family.add_metric([labels[k] for k in sorted(labels)], value)
+        yield from families.values()
+
+
+REGISTRY.register(_Live())
+
+
+def render() -> bytes:
+    return generate_latest(REGISTRY)
