@@ -21,7 +21,7 @@ import sys
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -407,10 +407,55 @@ async def end_to_end(ladder: Ladder, families: list[dict[str, Any]], households:
     return result
 
 
+def synthetic_household(village: str, n: int) -> dict[str, Any]:
+    """A valid household no stand-in family holds: its head's NIK agrees with the birth date
+    and sex, and its serial (9000 and up) is one the stand-ins do not use."""
+    born = date(1950, 1, 1) + timedelta(days=n % 18_000)
+    region = village.replace(".", "")[:6]
+    nik = f"{region}{born:%d%m%y}{9000 + n // 18_000:04d}"
+    return {"kk_number": f"{region}{born:%d%m%y}{9000 + n // 18_000:04d}", "region_code": village,
+            "address": {"street": "Jl. Beban Uji", "rt": "001", "rw": "001"},
+            "members": [{"nik": nik, "name": "Warga Uji", "sex": "M", "birth_date": born.isoformat(),
+                         "birth_place": "Bandung", "relation": "head"}]}
+
+
+async def open_loop_creates(ladder: Ladder, village: str, rate: float, stop: asyncio.Event,
+                            first: int) -> dict[str, Any]:
+    """Creates households on a schedule, `rate` a second, whether or not earlier ones have
+    answered (open loop: a slow server cannot lower its own load), until `stop`."""
+    latencies: list[float] = []
+    outcomes: dict[str, int] = {}
+    sent: list[asyncio.Task] = []
+    headers = ladder.headers(Role.OPERATOR_DESA, village)
+
+    async def create(n: int) -> None:
+        t0 = time.perf_counter()
+        try:
+            resp = await ladder.http.post(f"{ladder.endpoints.registry}/v1/households",
+                                          json=synthetic_household(village, n), headers=headers)
+            key = str(resp.status_code)
+        except httpx.HTTPError as exc:
+            key = type(exc).__name__
+        latencies.append(time.perf_counter() - t0)
+        outcomes[key] = outcomes.get(key, 0) + 1
+
+    t0, n = time.perf_counter(), 0
+    while not stop.is_set():
+        sent.append(asyncio.create_task(create(first + n)))
+        n += 1
+        await asyncio.sleep(max(0.0, t0 + n / rate - time.perf_counter()))  # the schedule, not the answers
+    offered_s = time.perf_counter() - t0
+    await asyncio.gather(*sent)
+    ms = [x * 1000 for x in latencies]
+    return {"offered_per_s": rate, "sent": n, "offered_s": offered_s, "outcomes": outcomes,
+            "p50_ms": pct(ms, 50), "p99_ms": pct(ms, 99), "max_ms": max(ms, default=0.0)}
+
+
 async def bulk_end_to_end(ladder: Ladder, families: list[dict[str, Any]], size: int, parallel: int,
-                          deadline_s: float) -> dict[str, Any]:
+                          deadline_s: float, operator_rate: float = 0.0, operator_first: int = 0) -> dict[str, Any]:
     """Households and their proposals through the batch endpoints (a village's operator sends
-    up to `size` at a time, `parallel` villages at once), until every case holds its checks."""
+    up to `size` at a time, `parallel` villages at once), until every case holds its checks.
+    Meanwhile an operator creates households one by one at `operator_rate` a second."""
     by_village: dict[str, list[dict[str, Any]]] = {}
     for family in families:
         by_village.setdefault(family["region_code"], []).append(family)
@@ -441,10 +486,15 @@ async def bulk_end_to_end(ladder: Ladder, families: list[dict[str, Any]], size: 
             bar.advance(task, len(fams))
 
     t0 = time.perf_counter()
+    stop = asyncio.Event()
+    beside = asyncio.create_task(open_loop_creates(ladder, families[0]["region_code"], operator_rate, stop,
+                                                   first=operator_first)) if operator_rate else None
     with progress() as bar:
         task = bar.add_task(f"bulk submit x{size}", total=len(families), rate="")
         await asyncio.gather(*(one_chunk(v, f, bar, task) for v, f in chunks))
     submitted_s = time.perf_counter() - t0
+    stop.set()
+    operator = await beside if beside else None
     with progress() as bar:
         task = bar.add_task("bulk: cases with checks", total=len(proposals), rate="")
         for n, (proposal_id, village) in enumerate(proposals):
@@ -454,7 +504,7 @@ async def bulk_end_to_end(ladder: Ladder, families: list[dict[str, Any]], size: 
             bar.update(task, completed=n + 1)
     wall = time.perf_counter() - t0
     return {"households": len(families), "proposals": len(proposals), "batch_size": size, "parallel": parallel,
-            "refused": refused, "submit_s": submitted_s, "wall_s": wall,
+            "refused": refused, "submit_s": submitted_s, "wall_s": wall, "operator_api": operator,
             "households_per_s": len(proposals) / wall if proposals else 0.0,
             "request_ms_p50": pct([x * 1000 for x in http_s], 50), "request_ms_p99": pct([x * 1000 for x in http_s], 99)}
 
@@ -626,6 +676,10 @@ def report(results: dict[str, Any]) -> None:
             ("bulk CPU per household", f"{sum(b['cpu_ms_per_household'].values()):,.0f} ms",
              ", ".join(f"{n} {ms:,.0f}" for n, ms in b["cpu_ms_per_household"].items() if ms >= 1)),
         ]
+        if op := b.get("operator_api"):
+            rows.append(("operator create p50 / p99", f"{op['p50_ms']:,.0f} / {op['p99_ms']:,.0f} ms",
+                         f"open loop at {op['offered_per_s']:.0f}/s beside the bulk phase, {op['sent']:,} sent; "
+                         f"answers {op['outcomes']} (target p99 <= 100 ms)"))
         if sampled := b.get("sampled_10_percent"):
             traced_cpu, sampled_cpu = sum(b["cpu_ms_per_household"].values()), sum(sampled["cpu_ms_per_household"].values())
             rows += [
@@ -673,6 +727,8 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--bulk", type=int, default=1000, help="households through the batch endpoints after the loop (0: none)")
     ap.add_argument("--bulk-size", type=int, default=100, help="items per batch request")
     ap.add_argument("--bulk-parallel", type=int, default=4, help="batch requests under way at once")
+    ap.add_argument("--operator-rate", type=float, default=100.0,
+                    help="households a second an operator creates one by one while the bulk phase runs (0: none)")
     ap.add_argument("--sampled", action=argparse.BooleanOptionalAction, default=True,
                     help="the bulk phase again with every service sampling 10%% of traces (parent-based)")
     ap.add_argument("--out", type=Path, default=Path("bench-results/bench.json"))
@@ -723,7 +779,8 @@ async def main() -> None:
             await WATCHER.start()
             cpu_before = cpu_seconds()
             try:
-                bulk = await bulk_end_to_end(ladder, spare, args.bulk_size, args.bulk_parallel, args.deadline)
+                bulk = await bulk_end_to_end(ladder, spare, args.bulk_size, args.bulk_parallel, args.deadline,
+                                             args.operator_rate, operator_first=0)
             finally:
                 await WATCHER.stop()
             bulk["cpu_ms_per_household"] = cpu_per_household(cpu_before, cpu_seconds(), bulk["proposals"])
@@ -737,7 +794,7 @@ async def main() -> None:
                 cpu_before = cpu_seconds()
                 try:
                     sampled = await bulk_end_to_end(ladder, sampled_families, args.bulk_size, args.bulk_parallel,
-                                                    args.deadline)
+                                                    args.deadline, args.operator_rate, operator_first=50_000)
                 finally:
                     await WATCHER.stop()
                 sampled["cpu_ms_per_household"] = cpu_per_household(cpu_before, cpu_seconds(), sampled["proposals"])
