@@ -413,7 +413,8 @@ def synthetic_household(village: str, n: int) -> dict[str, Any]:
     born = date(1950, 1, 1) + timedelta(days=n % 18_000)
     region = village.replace(".", "")[:6]
     nik = f"{region}{born:%d%m%y}{9000 + n // 18_000:04d}"
-    return {"kk_number": f"{region}{born:%d%m%y}{9000 + n // 18_000:04d}", "region_code": village,
+    issued = date(2000, 1, 1) + timedelta(days=n % 7_000)  # a KK's DDMMYY is its issue date, never ahead
+    return {"kk_number": f"{region}{issued:%d%m%y}{9000 + n // 7_000:04d}", "region_code": village,
             "address": {"street": "Jl. Beban Uji", "rt": "001", "rw": "001"},
             "members": [{"nik": nik, "name": "Warga Uji", "sex": "M", "birth_date": born.isoformat(),
                          "birth_place": "Bandung", "relation": "head"}]}
@@ -449,6 +450,90 @@ async def open_loop_creates(ladder: Ladder, village: str, rate: float, stop: asy
     ms = [x * 1000 for x in latencies]
     return {"offered_per_s": rate, "sent": n, "offered_s": offered_s, "outcomes": outcomes,
             "p50_ms": pct(ms, 50), "p99_ms": pct(ms, 99), "max_ms": max(ms, default=0.0)}
+
+
+LOOKUP_VILLAGE = "32.04.05.2001"
+LOOKUP_SERIAL = 5000  # serials of the loaded people: no stand-in family or synthetic household uses them
+
+
+def _loaded_member(i: int, relation: str) -> dict[str, Any]:
+    """Person i of the lookup load: NIK, sex and birth date agree (women: day + 40)."""
+    born = date(1940, 1, 1) + timedelta(days=i % 20_000)
+    female = relation in ("spouse",) or (relation == "child" and i % 2)
+    day = born.day + (40 if female else 0)
+    nik = f"{LOOKUP_VILLAGE.replace('.', '')[:6]}{day:02d}{born:%m%y}{LOOKUP_SERIAL + i // 20_000:04d}"
+    return {"nik": nik, "name": "Warga Muat", "sex": "F" if female else "M", "birth_date": born.isoformat(),
+            "birth_place": "Bandung", "relation": relation}
+
+
+def _loaded_kk(household: int) -> str:
+    issued = date(2000, 1, 1) + timedelta(days=household % 7_000)
+    return f"{LOOKUP_VILLAGE.replace('.', '')[:6]}{issued:%d%m%y}{household // 7_000:04d}"
+
+
+async def load_members(target: int) -> dict[str, Any]:
+    """Stores households of four until the registry holds `target` loaded people, through the
+    registry's own domain and document mapping, written with insert_many (households, then
+    their NIK claims). Resumes where an earlier run stopped; returns how long it took."""
+    from siks_registry.domain.household import Address, Household, Member, Relation, Sex
+    from siks_registry.store.repositories import household_doc
+
+    client = AsyncMongoClient(MONGO, tz_aware=True, serverSelectionTimeoutMS=5000)
+    db = client["siks_registry"]
+    try:
+        have = await db.bench_load.find_one({"_id": "members"}) or {"people": 0}
+        start, t0, now = have["people"], time.perf_counter(), datetime.now(UTC)
+        with progress() as bar:
+            task = bar.add_task("load members for lookups", total=target, completed=start, rate="")
+            for first in range(start, target, 4_000):
+                households, claims = [], []
+                for h in range(first, min(target, first + 4_000), 4):
+                    people = [_loaded_member(h + k, rel) for k, rel in enumerate(("head", "spouse", "child", "child"))]
+                    household = Household.register(
+                        f"load-{h // 4:07d}", kk_number=_loaded_kk(h // 4),
+                        region_code=LOOKUP_VILLAGE, address=Address("Jl. Muat", "001", "001"),
+                        members=tuple(Member(nik=m["nik"], name=m["name"], sex=Sex(m["sex"]),
+                                             birth_date=date.fromisoformat(m["birth_date"]),
+                                             relation=Relation(m["relation"]), birth_place=m["birth_place"])
+                                      for m in people),
+                        housing={}, assets={}, by="bench-loader", now=now).household
+                    households.append({"_id": household.id, **household_doc(household), "open_proposals": {}})
+                    claims += [{"_id": m["nik"], "household_id": household.id, "at": now, "token": None} for m in people]
+                await db.households.insert_many(households, ordered=False)
+                await db.nik_claims.insert_many(claims, ordered=False)
+                done = min(target, first + 4_000)
+                await db.bench_load.update_one({"_id": "members"}, {"$set": {"people": done}}, upsert=True)
+                elapsed = time.perf_counter() - t0
+                bar.update(task, completed=done, rate=f"{(done - start) / elapsed:,.0f} people/s")
+        return {"people": target, "loaded_now": target - start, "load_s": time.perf_counter() - t0}
+    finally:
+        await client.close()
+
+
+async def open_loop_lookups(ladder: Ladder, people: int, rate: float, seconds: float) -> dict[str, Any]:
+    """GET /v1/households?nik= for random loaded people, `rate` a second for `seconds`."""
+    import random
+
+    headers, latencies, outcomes = ladder.headers(Role.AUDITOR), [], {}
+    rng = random.Random(7)
+
+    async def lookup(i: int) -> None:
+        relation = ("head", "spouse", "child", "child")[i % 4]
+        t0 = time.perf_counter()
+        resp = await ladder.http.get(f"{ladder.endpoints.registry}/v1/households",
+                                     params={"nik": _loaded_member(i, relation)["nik"]}, headers=headers)
+        latencies.append((time.perf_counter() - t0) * 1000)
+        found = resp.status_code == 200 and len(resp.json()["items"]) == 1
+        outcomes["found" if found else str(resp.status_code)] = outcomes.get("found" if found else str(resp.status_code), 0) + 1
+
+    tasks, t0, n = [], time.perf_counter(), 0
+    while time.perf_counter() - t0 < seconds:
+        tasks.append(asyncio.create_task(lookup(rng.randrange(people))))
+        n += 1
+        await asyncio.sleep(max(0.0, t0 + n / rate - time.perf_counter()))
+    await asyncio.gather(*tasks)
+    return {"people": people, "offered_per_s": rate, "sent": n, "outcomes": outcomes,
+            "p50_ms": pct(latencies, 50), "p99_ms": pct(latencies, 99), "max_ms": max(latencies, default=0.0)}
 
 
 async def bulk_end_to_end(ladder: Ladder, families: list[dict[str, Any]], size: int, parallel: int,
@@ -690,6 +775,10 @@ def report(results: dict[str, Any]) -> None:
                 ("cost of tracing everything", f"{traced_cpu - sampled_cpu:,.0f} ms",
                  f"CPU per household, all traces minus 10% ({(traced_cpu - sampled_cpu) / max(traced_cpu, 1) * 100:.0f}% of it)"),
             ]
+    if lk := results.get("lookups"):
+        rows.append(("lookup by NIK p50 / p99", f"{lk['p50_ms']:,.0f} / {lk['p99_ms']:,.0f} ms",
+                     f"{lk['people']:,} people stored; open loop {lk['offered_per_s']:.0f}/s, {lk['sent']:,} sent; "
+                     f"{lk['outcomes']} (target p99 <= 30 ms); loaded {lk['loaded_now']:,} in {lk['load_s']:,.0f} s"))
     for row in rows:
         t.add_row(*row)
     console.print(t)
@@ -729,6 +818,9 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--bulk-parallel", type=int, default=4, help="batch requests under way at once")
     ap.add_argument("--operator-rate", type=float, default=100.0,
                     help="households a second an operator creates one by one while the bulk phase runs (0: none)")
+    ap.add_argument("--lookup-members", type=int, default=0,
+                    help="load this many people (households of four, by insert_many; kept for later runs) "
+                         "and time lookups by NIK, 50 a second for 20 s")
     ap.add_argument("--sampled", action=argparse.BooleanOptionalAction, default=True,
                     help="the bulk phase again with every service sampling 10%% of traces (parent-based)")
     ap.add_argument("--out", type=Path, default=Path("bench-results/bench.json"))
@@ -784,6 +876,10 @@ async def main() -> None:
             finally:
                 await WATCHER.stop()
             bulk["cpu_ms_per_household"] = cpu_per_household(cpu_before, cpu_seconds(), bulk["proposals"])
+        lookups: dict[str, Any] = {}
+        if args.lookup_members:
+            lookups = {**await load_members(args.lookup_members),
+                       **await open_loop_lookups(ladder, args.lookup_members, 50.0, 20.0)}
         taken = len(fresh) - len(spare)
         sampled_families = fresh[max(args.households + 50, taken - args.bulk):taken] if args.sampled and spare else []
         if sampled_families:  # the bulk phase again, every service sampling 10% of traces
@@ -806,7 +902,7 @@ async def main() -> None:
 
     results = {"meta": meta, "kafka": kafka, "database": database, "e2e": e2e, "cpu_ms_per_household": cpu,
                "memory_mb": memory, "ratios": ratios_to_baselines(e2e["households_per_s"], kafka, database, args.concurrency),
-               "bulk": bulk}
+               "bulk": bulk, "lookups": lookups}
     if bulk:
         bulk["ratios"] = ratios_to_baselines(bulk["households_per_s"], kafka, database, args.concurrency)
     report(results)
