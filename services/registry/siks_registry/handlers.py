@@ -139,16 +139,23 @@ async def _registered_before(deps: RegistryDeps, actor: Actor, household_id: str
 
 async def register_households(deps: RegistryDeps, actor: Actor, items: list[dict], key: str | None,
                               instance: str) -> BatchResults:
+    return await _in_batch(deps, actor, "household", RegisterHousehold, register_household, items, key, instance)
+
+
+async def _in_batch(deps: RegistryDeps, actor: Actor, kind: str, model: type[BaseModel], one, items: list[dict],
+                    key: str | None, instance: str) -> BatchResults:
+    """Each item through `one` (the single request's handler) under an id derived from the
+    Idempotency-Key; a refusal is that item's problem (kit.web.batch)."""
     require_role(actor, Role.OPERATOR_DESA)
 
-    async def each(index: int, cmd: RegisterHousehold) -> str:
+    async def each(index: int, cmd: BaseModel) -> str:
         try:
-            return (await register_household(deps, actor, cmd, item_id("household", actor.sub, key, index))).id
+            return (await one(deps, actor, cmd, item_id(kind, actor.sub, key, index))).id
         except Refused as refusal:
             raise problem_of(refusal) from None
 
-    return await answer_batch(deps.batches, route="households", caller=actor.sub, key=key, raw=items,
-                              model=RegisterHousehold, each=each, now=deps.clock.now(), instance=instance)
+    return await answer_batch(deps.batches, route=kind, caller=actor.sub, key=key, raw=items, model=model,
+                              each=each, now=deps.clock.now(), instance=instance)
 
 
 async def _visible_household(deps: RegistryDeps, actor: Actor, household_id: str) -> Household:
@@ -267,16 +274,7 @@ async def _submitted_before(deps: RegistryDeps, actor: Actor, proposal_id: str) 
 
 async def submit_proposals(deps: RegistryDeps, actor: Actor, items: list[dict], key: str | None,
                            instance: str) -> BatchResults:
-    require_role(actor, Role.OPERATOR_DESA)
-
-    async def each(index: int, cmd: SubmitProposal) -> str:
-        try:
-            return (await submit_proposal(deps, actor, cmd, item_id("proposal", actor.sub, key, index))).id
-        except Refused as refusal:
-            raise problem_of(refusal) from None
-
-    return await answer_batch(deps.batches, route="proposals", caller=actor.sub, key=key, raw=items,
-                              model=SubmitProposal, each=each, now=deps.clock.now(), instance=instance)
+    return await _in_batch(deps, actor, "proposal", SubmitProposal, submit_proposal, items, key, instance)
 
 
 async def _visible_proposal(deps: RegistryDeps, actor: Actor, proposal_id: str) -> Proposal:
