@@ -877,10 +877,6 @@ async def main() -> None:
             finally:
                 await WATCHER.stop()
             bulk["cpu_ms_per_household"] = cpu_per_household(cpu_before, cpu_seconds(), bulk["proposals"])
-        lookups: dict[str, Any] = {}
-        if args.lookup_members:
-            lookups = {**await load_members(args.lookup_members),
-                       **await open_loop_lookups(ladder, args.lookup_members, 50.0, 20.0)}
         taken = len(fresh) - len(spare)
         sampled_families = fresh[max(args.households + 50, taken - args.bulk):taken] if args.sampled and spare else []
         if sampled_families:  # the bulk phase again, every service sampling 10% of traces
@@ -907,6 +903,10 @@ async def main() -> None:
                                                               args.bulk_parallel, args.deadline, args.operator_rate)
             finally:
                 await WATCHER.stop()
+        lookups: dict[str, Any] = {}
+        if args.lookup_members:  # last: a million more people would change what the phases above measure
+            lookups = {**await load_members(args.lookup_members),
+                       **await open_loop_lookups(ladder, args.lookup_members, 50.0, 20.0)}
     finally:
         await ladder.close()
 
