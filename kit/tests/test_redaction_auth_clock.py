@@ -92,7 +92,6 @@ def test_json_log_lines_carry_the_trace_and_span_and_mask_niks():
     import json
     import sys
 
-    from opentelemetry import trace
     from opentelemetry.sdk.trace import TracerProvider
     from siks_kit.observability.logs import JsonFormatter
 

@@ -3,7 +3,7 @@
 
 import httpx
 import pytest
-from siks_client.ladder import LadderError, household_body
+from siks_client.ladder import household_body
 from siks_contracts.enums import Role
 
 pytestmark = pytest.mark.stack
