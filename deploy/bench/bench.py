@@ -23,6 +23,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -407,49 +408,64 @@ async def end_to_end(ladder: Ladder, families: list[dict[str, Any]], households:
     return result
 
 
+def nik_of(village: str, born: date, serial: int, *, female: bool = False) -> str:
+    """A NIK that agrees with its holder: region, DDMMYY of birth (women: day + 40), serial."""
+    return f"{village.replace('.', '')[:6]}{born.day + (40 if female else 0):02d}{born:%m%y}{serial:04d}"
+
+
+def kk_of(village: str, issued: date, serial: int) -> str:
+    """A KK number: region, DDMMYY of issue (never ahead), serial."""
+    return f"{village.replace('.', '')[:6]}{issued:%d%m%y}{serial:04d}"
+
+
 def synthetic_household(village: str, n: int) -> dict[str, Any]:
     """A valid household no stand-in family holds: its head's NIK agrees with the birth date
     and sex, and its serial (9000 and up) is one the stand-ins do not use."""
     born = date(1950, 1, 1) + timedelta(days=n % 18_000)
-    region = village.replace(".", "")[:6]
-    nik = f"{region}{born:%d%m%y}{9000 + n // 18_000:04d}"
-    issued = date(2000, 1, 1) + timedelta(days=n % 7_000)  # a KK's DDMMYY is its issue date, never ahead
-    return {"kk_number": f"{region}{issued:%d%m%y}{9000 + n // 7_000:04d}", "region_code": village,
-            "address": {"street": "Jl. Beban Uji", "rt": "001", "rw": "001"},
-            "members": [{"nik": nik, "name": "Warga Uji", "sex": "M", "birth_date": born.isoformat(),
-                         "birth_place": "Bandung", "relation": "head"}]}
+    return {"kk_number": kk_of(village, date(2000, 1, 1) + timedelta(days=n % 7_000), 9000 + n // 7_000),
+            "region_code": village, "address": {"street": "Jl. Beban Uji", "rt": "001", "rw": "001"},
+            "members": [{"nik": nik_of(village, born, 9000 + n // 18_000), "name": "Warga Uji", "sex": "M",
+                         "birth_date": born.isoformat(), "birth_place": "Bandung", "relation": "head"}]}
+
+
+async def open_loop(rate: float, done: Callable[[], bool], call: Callable[[int], Awaitable[str]]) -> dict[str, Any]:
+    """`call(i)` started on a schedule, `rate` a second, whether or not earlier calls have
+    answered (open loop: a slow server cannot lower its own load), until `done()`; the
+    latency of each and a count of what each answered (the string `call` returns)."""
+    latencies: list[float] = []
+    outcomes: dict[str, int] = {}
+
+    async def timed(i: int) -> None:
+        t0 = time.perf_counter()
+        try:
+            outcome = await call(i)
+        except httpx.HTTPError as exc:
+            outcome = type(exc).__name__
+        latencies.append((time.perf_counter() - t0) * 1000)
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+
+    started, t0, n = [], time.perf_counter(), 0
+    while not done():
+        started.append(asyncio.create_task(timed(n)))
+        n += 1
+        await asyncio.sleep(max(0.0, t0 + n / rate - time.perf_counter()))  # the schedule, not the answers
+    offered_s = time.perf_counter() - t0
+    await asyncio.gather(*started)
+    return {"offered_per_s": rate, "sent": n, "offered_s": offered_s, "outcomes": outcomes,
+            "p50_ms": pct(latencies, 50), "p99_ms": pct(latencies, 99), "max_ms": max(latencies, default=0.0)}
 
 
 async def open_loop_creates(ladder: Ladder, village: str, rate: float, stop: asyncio.Event,
                             first: int) -> dict[str, Any]:
-    """Creates households on a schedule, `rate` a second, whether or not earlier ones have
-    answered (open loop: a slow server cannot lower its own load), until `stop`."""
-    latencies: list[float] = []
-    outcomes: dict[str, int] = {}
-    sent: list[asyncio.Task] = []
+    """Households created one by one, `rate` a second, until `stop`."""
     headers = ladder.headers(Role.OPERATOR_DESA, village)
 
-    async def create(n: int) -> None:
-        t0 = time.perf_counter()
-        try:
-            resp = await ladder.http.post(f"{ladder.endpoints.registry}/v1/households",
-                                          json=synthetic_household(village, n), headers=headers)
-            key = str(resp.status_code)
-        except httpx.HTTPError as exc:
-            key = type(exc).__name__
-        latencies.append(time.perf_counter() - t0)
-        outcomes[key] = outcomes.get(key, 0) + 1
+    async def create(i: int) -> str:
+        resp = await ladder.http.post(f"{ladder.endpoints.registry}/v1/households",
+                                      json=synthetic_household(village, first + i), headers=headers)
+        return str(resp.status_code)
 
-    t0, n = time.perf_counter(), 0
-    while not stop.is_set():
-        sent.append(asyncio.create_task(create(first + n)))
-        n += 1
-        await asyncio.sleep(max(0.0, t0 + n / rate - time.perf_counter()))  # the schedule, not the answers
-    offered_s = time.perf_counter() - t0
-    await asyncio.gather(*sent)
-    ms = [x * 1000 for x in latencies]
-    return {"offered_per_s": rate, "sent": n, "offered_s": offered_s, "outcomes": outcomes,
-            "p50_ms": pct(ms, 50), "p99_ms": pct(ms, 99), "max_ms": max(ms, default=0.0)}
+    return await open_loop(rate, stop.is_set, create)
 
 
 LOOKUP_VILLAGE = "32.04.05.2001"
@@ -457,18 +473,16 @@ LOOKUP_SERIAL = 5000  # serials of the loaded people: no stand-in family or synt
 
 
 def _loaded_member(i: int, relation: str) -> dict[str, Any]:
-    """Person i of the lookup load: NIK, sex and birth date agree (women: day + 40)."""
+    """Person i of the lookup load: NIK, sex and birth date agree."""
     born = date(1940, 1, 1) + timedelta(days=i % 20_000)
-    female = relation in ("spouse",) or (relation == "child" and i % 2)
-    day = born.day + (40 if female else 0)
-    nik = f"{LOOKUP_VILLAGE.replace('.', '')[:6]}{day:02d}{born:%m%y}{LOOKUP_SERIAL + i // 20_000:04d}"
-    return {"nik": nik, "name": "Warga Muat", "sex": "F" if female else "M", "birth_date": born.isoformat(),
-            "birth_place": "Bandung", "relation": relation}
+    female = relation == "spouse" or (relation == "child" and bool(i % 2))
+    return {"nik": nik_of(LOOKUP_VILLAGE, born, LOOKUP_SERIAL + i // 20_000, female=female), "name": "Warga Muat",
+            "sex": "F" if female else "M", "birth_date": born.isoformat(), "birth_place": "Bandung",
+            "relation": relation}
 
 
 def _loaded_kk(household: int) -> str:
-    issued = date(2000, 1, 1) + timedelta(days=household % 7_000)
-    return f"{LOOKUP_VILLAGE.replace('.', '')[:6]}{issued:%d%m%y}{household // 7_000:04d}"
+    return kk_of(LOOKUP_VILLAGE, date(2000, 1, 1) + timedelta(days=household % 7_000), household // 7_000)
 
 
 async def load_members(target: int) -> dict[str, Any]:
@@ -514,26 +528,16 @@ async def open_loop_lookups(ladder: Ladder, people: int, rate: float, seconds: f
     """GET /v1/households?nik= for random loaded people, `rate` a second for `seconds`."""
     import random
 
-    headers, latencies, outcomes = ladder.headers(Role.AUDITOR), [], {}
-    rng = random.Random(7)
+    headers, rng, until = ladder.headers(Role.AUDITOR), random.Random(7), time.perf_counter() + seconds
 
-    async def lookup(i: int) -> None:
-        relation = ("head", "spouse", "child", "child")[i % 4]
-        t0 = time.perf_counter()
-        resp = await ladder.http.get(f"{ladder.endpoints.registry}/v1/households",
-                                     params={"nik": _loaded_member(i, relation)["nik"]}, headers=headers)
-        latencies.append((time.perf_counter() - t0) * 1000)
-        found = resp.status_code == 200 and len(resp.json()["items"]) == 1
-        outcomes["found" if found else str(resp.status_code)] = outcomes.get("found" if found else str(resp.status_code), 0) + 1
+    async def lookup(_: int) -> str:
+        i = rng.randrange(people)
+        nik = _loaded_member(i, ("head", "spouse", "child", "child")[i % 4])["nik"]
+        resp = await ladder.http.get(f"{ladder.endpoints.registry}/v1/households", params={"nik": nik},
+                                     headers=headers)
+        return "found" if resp.status_code == 200 and len(resp.json()["items"]) == 1 else str(resp.status_code)
 
-    tasks, t0, n = [], time.perf_counter(), 0
-    while time.perf_counter() - t0 < seconds:
-        tasks.append(asyncio.create_task(lookup(rng.randrange(people))))
-        n += 1
-        await asyncio.sleep(max(0.0, t0 + n / rate - time.perf_counter()))
-    await asyncio.gather(*tasks)
-    return {"people": people, "offered_per_s": rate, "sent": n, "outcomes": outcomes,
-            "p50_ms": pct(latencies, 50), "p99_ms": pct(latencies, 99), "max_ms": max(latencies, default=0.0)}
+    return {"people": people, **await open_loop(rate, lambda: time.perf_counter() >= until, lookup)}
 
 
 async def bulk_end_to_end(ladder: Ladder, families: list[dict[str, Any]], size: int, parallel: int,

@@ -71,12 +71,15 @@ class OutboxRelay:
             self._since[collection].setdefault(doc_id, time.monotonic())
             self._wake.set()
 
+    def _waiting_in(self, collection: str) -> int:
+        return sum(len(entries) for entries in self._fresh[collection].values())
+
     def _backlog(self):
         now = time.monotonic()
-        for name, fresh in self._fresh.items():
+        for name in self._fresh:
             labels = {"collection": name}
             yield ("siks_outbox_pending", "outbox entries written and not yet published", labels,
-                   sum(len(entries) for entries in fresh.values()))
+                   self._waiting_in(name))
             oldest = min(self._since[name].values(), default=None)
             yield ("siks_outbox_oldest_pending_seconds", "how long the oldest unpublished entry has waited", labels,
                    now - oldest if oldest is not None else 0.0)
@@ -84,7 +87,7 @@ class OutboxRelay:
     @property
     def waiting(self) -> int:
         """Entries handed over by writes and not yet published."""
-        return sum(len(entries) for fresh in self._fresh.values() for entries in fresh.values())
+        return sum(self._waiting_in(name) for name in self._fresh)
 
     async def _publish(self, entry: Entry) -> None:
         env = Envelope.model_validate_json(entry["value"])

@@ -3,15 +3,14 @@
 Names follow Prometheus and OpenTelemetry conventions, with `siks_` for our own. Labels name
 routes (templates, never concrete paths), topics, partitions, collections, outside systems
 and kinds of reason: never a NIK, a name, an id or a free text, so no label carries personal
-data and none grows without bound. Each service is its own process, so the process-wide
-registry is the service's."""
+data and none grows without bound. Each service is its own process, so prometheus-client's
+process-wide default collection is the service's."""
 
 import weakref
 from collections.abc import Callable, Iterable
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
 
 __all__ = ["CONTENT_TYPE_LATEST", "render", "HTTP_DURATION", "BATCH_SIZE", "CONSUMER_LAG", "DEAD_LETTERS",
            "OUTBOX_PUBLISHED", "OUTSIDE_DURATION", "on_scrape"]
@@ -38,7 +37,9 @@ def on_scrape(method: Callable[[], Iterable[Sample]]) -> None:
     _live.append(weakref.WeakMethod(method) if hasattr(method, "__self__") else method)
 
 
-class _Live(Collector):
+class _Live:
+    """The on-scrape gauges, as one collector (prometheus-client asks it to `collect`)."""
+
     def collect(self):
         families: dict[str, GaugeMetricFamily] = {}
         for ref in list(_live):
