@@ -85,3 +85,36 @@ async def test_concurrent_guarded_updates_of_one_document_lose_nothing(mongo_url
         await clients[0].drop_database("siks_test_build")
         for client in clients:
             await client.close()
+
+
+async def test_a_batch_by_ids_goes_through_the_index_and_an_update_of_many_writes_them_all(mongo_url):
+    """`_id: {$in: [...]}` read the whole table in FerretDB 1.24.2; our build narrows it by the
+    index. An update of many documents now writes them in one transaction: the counts, the
+    guards and what is stored must be what MongoDB gives."""
+    client = AsyncMongoClient(mongo_url)
+    try:
+        if "ferretdbVersion" not in await client.admin.command("buildInfo"):
+            pytest.skip("the fix concerns the local FerretDB build only")
+        db = client["siks_test_build"]
+        coll = db[f"in_{uuid.uuid4().hex[:8]}"]
+        await coll.insert_many([{"_id": f"doc-{i}", "n": i, "tags": ["a", f"t{i}"]} for i in range(300)])
+        wanted = [f"doc-{i}" for i in range(0, 300, 3)]
+        explained = await db.command("explain", {"find": coll.name, "filter": {"_id": {"$in": wanted}}})
+        plan = " ".join(explained["queryPlanner"]["Plan"])
+        assert "USING INDEX" in plan and "SCAN" not in plan, plan
+        found = await coll.find({"_id": {"$in": wanted}, "n": {"$lt": 150}}).to_list(None)
+        assert sorted(d["n"] for d in found) == list(range(0, 150, 3))  # the rest of the filter applies
+        mixed = await coll.find({"_id": {"$in": ["doc-1", 5, "nope"]}}).to_list(None)
+        assert [d["_id"] for d in mixed] == ["doc-1"]  # other types fall back to a scan, same answer
+        changed = await coll.update_many({"_id": {"$in": wanted}, "n": {"$gte": 30}},
+                                         {"$pullAll": {"tags": ["a", "t30", "t33"]}, "$inc": {"n": 1000}})
+        assert (changed.matched_count, changed.modified_count) == (90, 90)
+        assert await coll.find_one({"_id": "doc-30"}) == {"_id": "doc-30", "n": 1030, "tags": []}
+        assert await coll.find_one({"_id": "doc-36"}) == {"_id": "doc-36", "n": 1036, "tags": ["t36"]}
+        assert await coll.find_one({"_id": "doc-27"}) == {"_id": "doc-27", "n": 27, "tags": ["a", "t27"]}
+        assert await coll.count_documents({"n": {"$gte": 1000}}) == 90
+        gone = await coll.delete_many({"_id": {"$in": wanted[:10]}})
+        assert gone.deleted_count == 10 and await coll.count_documents({}) == 290
+    finally:
+        await client.drop_database("siks_test_build")
+        await client.close()

@@ -286,10 +286,18 @@ def _format_kafka(java: list[str], data: Path, props: Path, users: dict[str, str
     marker.write_text(json.dumps({"users": sorted(users), "credentials": _fingerprint(users)}))
 
 
+def ferretdb_build() -> str:
+    """The patched build's name, as install_ferretdb.sh computes it: a hash of the script and
+    its patches, so a changed patch makes a new build."""
+    script = DEPLOY / "install_ferretdb.sh"
+    patches = sorted((DEPLOY / "ferretdb").glob("*.patch"))
+    return hashlib.sha256(b"".join(p.read_bytes() for p in [script, *patches])).hexdigest()[:12]
+
+
 def _ferretdb() -> Component:
     data = STATE / "ferretdb"
     data.mkdir(parents=True, exist_ok=True)
-    binary = CACHE / f"ferretdb-{FERRETDB_VERSION}-atomic" / "ferretdb"  # see install_ferretdb.sh
+    binary = CACHE / f"ferretdb-{FERRETDB_VERSION}-{ferretdb_build()}" / "ferretdb"
     return Component("mongo", [str(binary), "--handler=sqlite", f"--sqlite-url=file:{data}/",
                                f"--listen-addr=127.0.0.1:{PORTS['mongo']}", "--debug-addr=-",
                                "--telemetry=disable", f"--state-dir={data}", "--log-level=warn"],

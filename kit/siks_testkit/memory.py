@@ -49,9 +49,16 @@ class MemoryCollection:
     async def update_many(self, filter, update) -> int:
         return self._raw.update_many(filter, update).modified_count
 
-    async def update_each(self, updates) -> int:
-        # mongomock's bulk_write does not take today's pymongo operations: one at a time.
-        return sum(self._raw.update_one(f, u).matched_count for f, u in updates)
+    async def insert_each(self, docs) -> list[int]:
+        collided = []
+        for i, doc in enumerate(docs):
+            try:
+                self._raw.insert_one(doc)
+            except mongomock.DuplicateKeyError:
+                collided.append(i)
+                continue
+            report_insert(doc, self._on_write, self.name)
+        return collided
 
     async def delete_one(self, filter) -> bool:
         return self._raw.delete_one(filter).deleted_count > 0

@@ -123,7 +123,7 @@ async def test_handed_over_entries_go_out_from_memory_and_are_removed_in_one_wri
     assert relay.waiting == 22
     assert await relay.drain_fresh() == 22
     await relay.settle()  # the removal runs beside the next round
-    assert coll.calls == ["update_each"]  # no read back, one bulk removal
+    assert coll.calls == ["update_many"]  # no read back, one removal statement
     assert await raw.count({"outbox.0": {"$exists": True}}) == 0
     first = [json.loads(r.value)["payload"]["version"] for r in bus.published if r.key == "h0"]
     assert first == [1, 2, 3]  # one document's entries in the order written

@@ -94,14 +94,25 @@ async def test_writes_that_add_outbox_entries_hand_them_over_with_their_document
     assert coll.writes == [("w", ["e"]), ("quiet", ["f"]), ("quiet", ["h", "i"])]
 
 
-async def test_update_each_applies_many_updates_in_one_command_and_counts_matches(coll):
+async def test_update_many_by_ids_pulls_each_documents_own_entries_from_a_shared_list(coll):
+    """How the relay removes what it published: one statement for many documents."""
     for i in range(3):
-        await coll.insert_one({"_id": f"b{i}", "outbox": [{"event_id": f"e{i}"}, {"event_id": "keep"}]})
-    updates = [({"_id": f"b{i}"}, {"$pullAll": {"outbox": [{"event_id": f"e{i}"}]}}) for i in range(3)]
-    assert await coll.update_each(updates + [({"_id": "none"}, {"$set": {"x": 1}})]) == 3
-    assert await coll.update_each([]) == 0
-    assert [d["outbox"] for d in await coll.find({}, sort=[("_id", 1)])] == [[{"event_id": "keep"}]] * 3
+        await coll.insert_one({"_id": f"b{i}", "outbox": [{"event_id": f"e{i}"}, {"event_id": f"keep{i}"}]})
+    published = [{"event_id": f"e{i}"} for i in range(3)] + [{"event_id": "elsewhere"}]
+    assert await coll.update_many({"_id": {"$in": ["b0", "b1", "b2", "none"]}}, {"$pullAll": {"outbox": published}}) == 3
+    assert [d["outbox"] for d in await coll.find({}, sort=[("_id", 1)])] == [[{"event_id": f"keep{i}"}] for i in range(3)]
     assert coll.writes[3:] == []  # bookkeeping is not handed over as new outbox entries
+
+
+async def test_insert_each_stores_the_new_and_names_the_ones_already_there(coll):
+    await coll.insert_one({"_id": "old", "v": 1})
+    docs = [{"_id": "n1", "outbox": [{"event_id": "a"}]}, {"_id": "old", "v": 2, "outbox": [{"event_id": "x"}]},
+            {"_id": "n2"}, {"_id": "n1", "v": 3}]
+    assert await coll.insert_each(docs) == [1, 3]
+    assert (await coll.find_one({"_id": "old"}))["v"] == 1  # what was there stays
+    assert [d["_id"] for d in await coll.find({}, sort=[("_id", 1)])] == ["n1", "n2", "old"]
+    assert coll.writes == [("n1", ["a"])]  # only what was stored is handed to the relay
+    assert await coll.insert_each([]) == []
 
 
 async def test_delete_one_reports_whether_it_deleted(coll):

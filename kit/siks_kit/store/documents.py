@@ -9,7 +9,7 @@ publishes those entries at once, from memory, without reading them back or scann
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-from pymongo import AsyncMongoClient, ReturnDocument, UpdateOne
+from pymongo import AsyncMongoClient, ReturnDocument
 from pymongo.errors import BulkWriteError, ConnectionFailure, OperationFailure
 from pymongo.errors import DuplicateKeyError as _MongoDuplicateKey
 
@@ -37,9 +37,10 @@ class Collection(Protocol):
         with an existing _id raises DuplicateKey."""
     async def update_many(self, filter: Mapping[str, Any], update: Mapping[str, Any]) -> int:
         """One conditional update of every matching document; how many it changed."""
-    async def update_each(self, updates: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]]) -> int:
-        """Many single-document updates in one command (unordered bulk write); how many
-        matched. Not reported to `on_write`: for bookkeeping such as the relay's removals."""
+    async def insert_each(self, docs: Sequence[Document]) -> list[int]:
+        """Inserts the documents in one unordered command (one write for the lot); returns the
+        positions of those that collided with an existing _id or unique index, which are left
+        as they were. Any other failure raises, after the ones stored are handed on."""
     async def delete_one(self, filter: Mapping[str, Any]) -> bool: ...
     async def count(self, filter: Mapping[str, Any]) -> int: ...
     async def create_index(self, keys: Sort, *, unique: bool = False, name: str | None = None) -> None: ...
@@ -153,11 +154,23 @@ class MongoCollection:
     async def update_many(self, filter, update) -> int:
         return (await self._raw.update_many(filter, update)).modified_count
 
-    async def update_each(self, updates) -> int:
-        if not updates:
-            return 0
-        result = await self._raw.bulk_write([UpdateOne(f, u) for f, u in updates], ordered=False)
-        return result.matched_count
+    async def insert_each(self, docs) -> list[int]:
+        if not docs:
+            return []
+        errors: list[dict[str, Any]] = []
+        try:
+            await self._raw.insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if not errors:
+                raise
+        failed = {e["index"] for e in errors}
+        for i, doc in enumerate(docs):
+            if i not in failed:
+                report_insert(doc, self._on_write, self.name)
+        if other := [e for e in errors if e.get("code") != DUPLICATE_KEY_CODE]:
+            raise OperationFailure(other[0].get("errmsg", "insert failed"), other[0].get("code"))
+        return sorted(failed)
 
     async def delete_one(self, filter) -> bool:
         return (await self._raw.delete_one(filter)).deleted_count > 0
