@@ -4,7 +4,7 @@ import pytest
 from pymongo.errors import AutoReconnect, NetworkTimeout, NotPrimaryError, OperationFailure
 from siks_contracts import topics
 from siks_contracts.events import HouseholdRegistered
-from siks_kit.bus.consumer import Consumer, mask_identifiers
+from siks_kit.bus.consumer import Batched, Consumer, mask_identifiers
 from siks_kit.store.documents import transient_database_error
 from siks_testkit.memory import MemoryTransport, Record
 from siks_testkit.testing import envelope
@@ -239,3 +239,56 @@ async def test_a_transient_failure_past_its_budget_fails_the_batch_after_the_res
     with pytest.raises(AutoReconnect):
         await consumer.process_batch(topics.HOUSEHOLDS, [_keyed("a", 9), _keyed("b", 1), _keyed("c", 2)])
     assert sorted(seen) == [1, 2] and bus.published == []  # nothing dead-lettered: the batch comes again
+
+
+async def test_the_first_event_of_each_key_goes_in_bulk_and_what_the_bulk_did_not_settle_goes_one_at_a_time():
+    bulked, one_by_one = [], []
+
+    async def many(items):
+        bulked.append([(i.headers["event_id"]) for i in items])
+        # b's event cannot be settled in bulk (say its document changed meanwhile); c's had a
+        # passing database failure: both go through the one-at-a-time handler.
+        return [ValueError("changed meanwhile") if i.headers["event_id"] == "b-1"
+                else AutoReconnect("gone") if i.headers["event_id"] == "c-1" else None for i in items]
+
+    async def one(env, payload):
+        one_by_one.append(payload.member_count)
+
+    bus = MemoryTransport()
+    batch = [_keyed("a", 1), _keyed("b", 1), _keyed("a", 2), _keyed("c", 1), _keyed("a", 3)]
+    await fast(bus, {TYPE: Batched(one=one, many=many)}).process_batch(topics.HOUSEHOLDS, batch)
+    assert bulked == [["a-1", "b-1", "c-1"]]  # one call for the first event of every key
+    assert sorted(one_by_one) == [1, 1, 2, 3]  # b's and c's first, then a's later two
+    assert [n for n in one_by_one if n != 1] == [2, 3]  # a's in order, after its first
+    assert bus.published == []
+
+
+async def test_a_bulk_handler_that_fails_as_a_whole_leaves_every_event_to_the_one_at_a_time_handler():
+    one_by_one = []
+
+    async def many(items):
+        raise RuntimeError("the bulk write was refused")
+
+    async def one(env, payload):
+        if payload.member_count == 7:
+            raise ValueError("cannot be done")
+        one_by_one.append(payload.member_count)
+
+    bus = MemoryTransport()
+    consumer = fast(bus, {TYPE: Batched(one=one, many=many)})
+    await consumer.process_batch(topics.HOUSEHOLDS, [_keyed("a", 1), _keyed("b", 7), _keyed("c", 2)])
+    assert sorted(one_by_one) == [1, 2]
+    (dead,) = bus.on(topics.dead_letter(topics.HOUSEHOLDS))  # only the event that can never be done
+    assert dead.headers["event_id"] == "b-7" and "cannot be done" in dead.headers["dead_letter_reason"]
+
+
+async def test_a_database_outage_during_the_bulk_write_redelivers_the_batch():
+    async def many(items):
+        raise AutoReconnect("connection closed")
+
+    async def one(env, payload):
+        raise AssertionError("not reached: the batch comes again whole")
+
+    with pytest.raises(AutoReconnect):
+        await fast(MemoryTransport(), {TYPE: Batched(one=one, many=many)}).process_batch(
+            topics.HOUSEHOLDS, [_keyed("a", 1), _keyed("b", 1)])

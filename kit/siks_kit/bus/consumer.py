@@ -21,12 +21,20 @@ its budget fails the batch, which then comes again whole (handled records are no
 
 Handlers are idempotent by construction (each state change is one conditional write that
 records the event id, or an insert under a deterministic id), so redelivery is safe.
+
+A type whose handler is `Batched` is handled in bulk: the first event of each key in the batch
+goes to its `many` handler together with the others (one read and one write for the lot, one
+call to an outside system), which says per event whether it was settled; an event it could not
+settle goes through `one`, with the retries and dead-lettering above. Each key's later events
+follow, one at a time, in order.
 """
 
 import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 from pydantic import BaseModel, ValidationError
 from siks_contracts import topics
@@ -41,6 +49,36 @@ from siks_kit.observability.metrics import DEAD_LETTERS
 
 log = logging.getLogger(__name__)
 Handler = Callable[[Envelope, BaseModel], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Item:
+    """One event of a batch, read and accepted, with what its record carried."""
+
+    topic: str
+    envelope: Envelope
+    payload: BaseModel
+    value: bytes
+    headers: dict[str, str]
+
+    def traced(self) -> contextlib.AbstractContextManager[None]:
+        """The span of handling this event, in its own trace: a batch handler decides and
+        writes each event's outcome inside it, so what it publishes continues that trace."""
+        return tracing.consuming(self.topic, self.headers, self.envelope.trace)
+
+
+# Per event, in the order given: None when it was settled, or why not (it then goes through
+# the one-at-a-time handler).
+BatchHandler = Callable[[Sequence[Item]], Awaitable[Sequence[BaseException | None]]]
+
+
+@dataclass(frozen=True)
+class Batched:
+    """A handler that takes many events of its type at once, and the one-at-a-time handler
+    for each event it could not settle."""
+
+    one: Handler
+    many: BatchHandler
 INVALID = "invalid message"
 UNKNOWN_TYPE = "unknown event type"  # how UnknownEventType's message begins
 REFUSED = "refused"  # a producer or type that does not belong on the topic
@@ -75,12 +113,14 @@ def never_transient(exc: BaseException) -> bool:
 
 
 class Consumer:
-    def __init__(self, service: str, transport: Transport, handlers: dict[str, Handler], *,
+    def __init__(self, service: str, transport: Transport, handlers: dict[str, Handler | Batched], *,
                  attempts: int = 3, transient: Callable[[BaseException], bool] = never_transient,
                  transient_budget_s: float = 20.0, backoff_initial_s: float = 0.05, backoff_max_s: float = 2.0,
                  parallel: int = 32) -> None:
         self._service, self._transport, self._parallel = service, transport, parallel
-        self._handlers, self._attempts, self._transient = handlers, attempts, transient
+        self._handlers = {t: h.one if isinstance(h, Batched) else h for t, h in handlers.items()}
+        self._batched = {t: h.many for t, h in handlers.items() if isinstance(h, Batched)}
+        self._attempts, self._transient = attempts, transient
         self._budget, self._initial, self._max = transient_budget_s, backoff_initial_s, backoff_max_s
         self.dead_lettered = 0
         self.retries = 0  # handler calls made again after a failure (transient or not)
@@ -94,22 +134,46 @@ class Consumer:
     async def process_batch(self, topic: str, records: Sequence[Record]) -> None:
         """Every record of the batch, each key's in order; raises (after all have run) when a
         record's failure was transient, so the batch is not acknowledged."""
-        by_key: dict[str, list[Record]] = {}
+        by_key: dict[str, list[Item]] = {}
         for record in records:
-            by_key.setdefault(record.key, []).append(record)
+            if (item := await self._accept(topic, record.value, record.headers)) is not None:
+                by_key.setdefault(record.key, []).append(item)
+        # The first event of each key whose type is handled in bulk goes in this round's bulk.
+        bulk: dict[str, list[Item]] = {}
+        for items in by_key.values():
+            if items[0].envelope.type in self._batched:
+                bulk.setdefault(items[0].envelope.type, []).append(items[0])
+        unsettled: set[int] = set()  # each goes through its one-at-a-time handler, retries and all
+        for type_, items in bulk.items():
+            try:
+                outcomes = await self._batched[type_](items)
+            except Exception as exc:
+                if self._transient(exc):
+                    raise  # the database stays away: do not ack; Kafka redelivers the batch
+                log.warning("bulk handler for %s failed (%s); one event at a time", type_, type(exc).__name__)
+                outcomes = [exc] * len(items)
+            unsettled.update(id(item) for item, outcome in zip(items, outcomes, strict=True) if outcome is not None)
         gate = asyncio.Semaphore(self._parallel)
 
-        async def one_key(keyed: list[Record]) -> None:
+        async def one_key(items: list[Item]) -> None:
             async with gate:
-                for record in keyed:
-                    await self.process(topic, record.value, record.headers)
+                for item in items:
+                    if item.envelope.type in self._batched and item is items[0] and id(item) not in unsettled:
+                        continue  # settled in bulk
+                    await self._handle(item)
 
-        outcomes = await asyncio.gather(*(one_key(keyed) for keyed in by_key.values()), return_exceptions=True)
+        outcomes = await asyncio.gather(*(one_key(items) for items in by_key.values()), return_exceptions=True)
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
 
     async def process(self, topic: str, value: bytes, headers: dict[str, str]) -> None:
+        if (item := await self._accept(topic, value, headers)) is not None:
+            await self._handle(item)
+
+    async def _accept(self, topic: str, value: bytes, headers: dict[str, str]) -> Item | None:
+        """The record as an event this service handles; None when it was dead-lettered or
+        is of a type this service does not want."""
         try:
             envelope = Envelope.model_validate_json(value)
         except ValidationError as exc:
@@ -122,18 +186,22 @@ class Consumer:
             payload = parse_payload(envelope)
         except ValidationError as exc:
             return await self._dead_letter(topic, value, headers, f"{INVALID}: {describe(exc)}")
-        handler = self._handlers.get(envelope.type)
-        if handler is None:
-            return  # a topic carries several types; this service wants only some
+        if envelope.type not in self._handlers:
+            return None  # a topic carries several types; this service wants only some
+        return Item(topic, envelope, payload, value, headers)
+
+    async def _handle(self, item: Item) -> None:
+        handler = self._handlers[item.envelope.type]
         try:
-            with tracing.consuming(topic, headers, envelope.trace):
-                await self._call(handler, envelope, payload)
+            with item.traced():
+                await self._call(handler, item.envelope, item.payload)
         except Exception as exc:
             if self._transient(exc):
                 raise  # the database stays away: do not ack; Kafka redelivers the record
-            log.error("handler for %s failed %d times: %s", envelope.type, self._attempts, type(exc).__name__)
+            log.error("handler for %s failed %d times: %s", item.envelope.type, self._attempts, type(exc).__name__)
             what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            await self._dead_letter(topic, value, headers, f"handler failed after {self._attempts} attempts: {what}")
+            await self._dead_letter(item.topic, item.value, item.headers,
+                                    f"handler failed after {self._attempts} attempts: {what}")
 
     @staticmethod
     def _refusal(topic: str, envelope: Envelope) -> str | None:
@@ -171,6 +239,7 @@ class Consumer:
         log.warning("handler attempt %d failed (%s); retrying", state.attempt_number, type(exc).__name__)
 
     async def _dead_letter(self, topic: str, value: bytes, headers: dict[str, str], reason: str) -> None:
+        """Parks the record with the reason (None, for `return await` in _accept)."""
         self.dead_lettered += 1
         DEAD_LETTERS.labels(topic, reason_kind(reason)).inc()
         reason = mask_identifiers(reason)[:MAX_REASON]

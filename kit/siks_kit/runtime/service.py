@@ -21,7 +21,7 @@ from siks_contracts.events import topic_of
 
 from siks_kit.bus import kafka_access
 from siks_kit.runtime.clock import Clock, clock_from
-from siks_kit.bus.consumer import Consumer, Handler
+from siks_kit.bus.consumer import Batched, Consumer, Handler
 from siks_kit.bus.outbox import OutboxRelay
 from siks_kit.web.access_log import AccessLog
 from siks_kit.web.auth import TokenPolicy
@@ -70,7 +70,7 @@ def create_service_app(
     *,
     routers: Sequence[APIRouter],
     make_deps: Callable[[Database, Clock, ServiceSettings], Deps],
-    make_handlers: Callable[[Any], dict[str, Handler]],
+    make_handlers: Callable[[Any], dict[str, Handler | Batched]],
     database: Database | None = None,
     transport: Transport | None = None,
     clock: Clock | None = None,
