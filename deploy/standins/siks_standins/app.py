@@ -57,8 +57,16 @@ class DesilOut(BaseModel):
     desil: int
 
 
+class VerifyManyIn(BaseModel):
+    people: list[VerifyIn] = Field(min_length=1, max_length=1000)
+
+
+class VerifyManyOut(BaseModel):
+    results: list[VerifyOut]  # in the order asked
+
+
 class DesilsIn(BaseModel):
-    niks: list[str] = Field(min_length=1, max_length=50)
+    niks: list[str] = Field(min_length=1, max_length=1000)
 
 
 class DesilOfOne(BaseModel):
@@ -283,6 +291,14 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
 
     @outside.post("/dukcapil/v1/verify", dependencies=[systems.guard("dukcapil")])
     def verify(body: VerifyIn) -> VerifyOut:
+        return verify_one(body)
+
+    @outside.post("/dukcapil/v1/verify/batch", dependencies=[systems.guard("dukcapil")])
+    def verify_many(body: VerifyManyIn) -> VerifyManyOut:
+        """Bulk matching (pemadanan): up to 1,000 people in one request, answered in order."""
+        return VerifyManyOut(results=[verify_one(one) for one in body.people])
+
+    def verify_one(body: VerifyIn) -> VerifyOut:
         person = pop().by_nik.get(body.nik.strip())
         if person is None:  # the real service answers "not found", not 404
             return VerifyOut(found=False, nik_match=False, name_match=None,

@@ -170,6 +170,18 @@ def test_verify_reports_deceased(client, pop):
     assert client.post("/dukcapil/v1/verify", json={"nik": dead.nik}).json()["alive"] is False
 
 
+def test_verify_in_bulk_answers_each_person_in_order_as_one_at_a_time_would(client, pop):
+    people = [{"nik": p.nik, "name": p.name, "birth_date": p.birth_date} for p in pop.people[:5]]
+    people.insert(2, {"nik": "3204050101010099", "name": "Siapa"})
+    people.append({"nik": pop.people[0].nik, "name": "Nama Lain"})
+    r = client.post("/dukcapil/v1/verify/batch", json={"people": people})
+    assert r.status_code == 200
+    one_by_one = [client.post("/dukcapil/v1/verify", json=one).json() for one in people]
+    assert r.json()["results"] == one_by_one
+    assert [x["found"] for x in one_by_one][2] is False and one_by_one[-1]["name_match"] is False
+    assert client.post("/dukcapil/v1/verify/batch", json={"people": [{"nik": "1"}] * 1001}).status_code == 422
+
+
 def test_verify_unknown_nik_is_not_found_not_404(client, pop):
     unknown = "3204050101010099"
     assert unknown not in pop.by_nik

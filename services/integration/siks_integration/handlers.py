@@ -7,7 +7,7 @@ answer leaves its check pending; the retrier (retrier.py) asks again later."""
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,6 +18,7 @@ from siks_contracts.events import ProposalSubmitted
 from siks_kit.observability import tracing
 from siks_kit.web.auth import require_scope
 from siks_kit.runtime.clock import Clock
+from siks_kit.bus.consumer import Item
 from siks_kit.bus.outbox import outbox_entry
 from siks_kit.web.problems import NotFound
 from siks_kit.store.documents import Database
@@ -89,37 +90,60 @@ async def _gather(calls: list[Any]) -> tuple[list[Any], OutsideUnavailable | Non
     return results, (unavailable[0] if unavailable else None)
 
 
-async def _ask_dukcapil(deps: IntegrationDeps, cs: CheckSet) -> None:
-    members = cs.household.members if cs.household else []
-    answers, unavailable = await _gather([deps.dukcapil.verify(m.nik, m.name, m.birth_date) for m in members])
-    if unavailable is not None:
-        cs.mark_unavailable(DUKCAPIL, unavailable.reason)
-    else:
-        cs.record_dukcapil(answers)
+def _members(cs: CheckSet) -> list[Any]:
+    return cs.household.members if cs.household else []
 
 
-async def _ask_dtsen(deps: IntegrationDeps, cs: CheckSet) -> None:
-    members = cs.household.members if cs.household else []
+async def _ask_dukcapil(deps: IntegrationDeps, sets: Sequence[CheckSet]) -> None:
+    """Every member of every set in one bulk matching (the adapter splits it per thousand)."""
+    people = [(m.nik, m.name, m.birth_date) for cs in sets for m in _members(cs)]
     try:
-        desils = await deps.dtsen.desils([m.nik for m in members]) if members else []
+        answers = await deps.dukcapil.verify(people) if people else []
     except OutsideUnavailable as unavailable:
-        cs.mark_unavailable(DTSEN, unavailable.reason)
-    else:
-        cs.record_dtsen(desils)
+        for cs in sets:
+            cs.mark_unavailable(DUKCAPIL, unavailable.reason)
+        return
+    for cs, own in zip(sets, _split(answers, sets), strict=True):
+        cs.record_dukcapil(own)
+
+
+async def _ask_dtsen(deps: IntegrationDeps, sets: Sequence[CheckSet]) -> None:
+    niks = [m.nik for cs in sets for m in _members(cs)]
+    try:
+        desils = await deps.dtsen.desils(niks) if niks else []
+    except OutsideUnavailable as unavailable:
+        for cs in sets:
+            cs.mark_unavailable(DTSEN, unavailable.reason)
+        return
+    for cs, own in zip(sets, _split(desils, sets), strict=True):
+        cs.record_dtsen(own)
+
+
+def _split(answers: list[Any], sets: Sequence[CheckSet]) -> list[list[Any]]:
+    """Answers for everyone asked, back to each set (its members' share, in order)."""
+    out, start = [], 0
+    for cs in sets:
+        count = len(_members(cs))
+        out.append(answers[start:start + count])
+        start += count
+    return out
 
 
 ASK = {DUKCAPIL: _ask_dukcapil, DTSEN: _ask_dtsen}
 
 
-async def ask_outside(deps: IntegrationDeps, cs: CheckSet) -> list[Event]:
-    """Asks every system the set still waits on (side by side), then lets the set decide."""
-    if cs.household is not None:
-        await asyncio.gather(*(ASK[system](deps, cs) for system in cs.waiting_on if system in ASK))
+async def ask_outside(deps: IntegrationDeps, sets: Sequence[CheckSet]) -> list[list[Event]]:
+    """Asks every system what the sets still wait on (one request per system for them all,
+    side by side), then lets each set decide; its events, per set."""
+    asking = {system: [cs for cs in sets if cs.household is not None and system in cs.waiting_on] for system in ASK}
+    await asyncio.gather(*(ASK[system](deps, group) for system, group in asking.items() if group))
     now = deps.clock.now()
-    events = cs.decide(now)
-    if not cs.complete:
-        cs.schedule_retry(now + deps.backoff.delay(cs.failed_attempts + 1))
-    return events
+    decided = []
+    for cs in sets:
+        decided.append(cs.decide(now))
+        if not cs.complete:
+            cs.schedule_retry(now + deps.backoff.delay(cs.failed_attempts + 1))
+    return decided
 
 
 def _envelopes(events: list[Event], cs: CheckSet, now: datetime, *, causation: Envelope | None = None,
@@ -142,17 +166,51 @@ async def on_proposal_submitted(deps: IntegrationDeps, envelope: Envelope, p: Pr
         cs = open_round(stored.check_set if stored else None, p, deps.clock.now())
         if cs is None:
             return  # this round (or a later one) is in hand: a redelivery changes nothing
-        events = await ask_outside(deps, cs)
-        trace = tracing.current_trace_context()
-        saved = await deps.checks.save(cs, stored.version if stored else 0,
-                                       _envelopes(events, cs, cs.checked_at, causation=envelope),
-                                       correlation_id=envelope.correlation_id, causation_id=envelope.event_id,
-                                       trace=trace.model_dump() if trace else None)
-        if saved:
-            if cs.next_attempt_at is not None:
-                deps.on_pending(cs.proposal_id, cs.next_attempt_at)
+        (events,) = await ask_outside(deps, [cs])
+        if await deps.checks.save(cs, stored.version if stored else 0,
+                                  _envelopes(events, cs, cs.checked_at, causation=envelope), **_origin(envelope)):
+            _announce_pending(deps, cs)
             return
     raise ConcurrentWrite(f"check set of proposal {p.proposal_id} kept changing")
+
+
+async def on_proposals_submitted(deps: IntegrationDeps, items: Sequence[Item]) -> list[BaseException | None]:
+    """A batch of proposals: one read of their check sets, one request per outside system for
+    all of them, one write of the first rounds. A proposal whose set exists already (a new
+    round, a redelivery) or was written meanwhile goes through on_proposal_submitted."""
+    stored = await deps.checks.load_many([item.payload.proposal_id for item in items])
+    now = deps.clock.now()
+    outcomes: list[BaseException | None] = [None] * len(items)
+    fresh: list[tuple[int, CheckSet]] = []
+    for i, item in enumerate(items):
+        if item.payload.proposal_id in stored:
+            outcomes[i] = ConcurrentWrite("a check set exists: decided one at a time")
+        elif (cs := open_round(None, item.payload, now)) is not None:
+            fresh.append((i, cs))
+    decided = await ask_outside(deps, [cs for _, cs in fresh])
+    writes = []
+    for (i, cs), events in zip(fresh, decided, strict=True):
+        with items[i].traced():  # the events continue each proposal's own trace
+            writes.append((cs, _envelopes(events, cs, cs.checked_at, causation=items[i].envelope),
+                           _origin(items[i].envelope)))
+    for (i, cs), went_in in zip(fresh, await deps.checks.add_many(writes), strict=True):
+        if went_in:
+            _announce_pending(deps, cs)
+        else:
+            outcomes[i] = ConcurrentWrite(f"check set of proposal {cs.proposal_id} was written meanwhile")
+    return outcomes
+
+
+def _origin(envelope: Envelope) -> dict[str, Any]:
+    """What the retrier needs to continue a proposal's trace and causation later."""
+    trace = tracing.current_trace_context()
+    return {"correlation_id": envelope.correlation_id, "causation_id": envelope.event_id,
+            "trace": trace.model_dump() if trace else None}
+
+
+def _announce_pending(deps: IntegrationDeps, cs: CheckSet) -> None:
+    if cs.next_attempt_at is not None:
+        deps.on_pending(cs.proposal_id, cs.next_attempt_at)
 
 
 async def retry_pending(deps: IntegrationDeps, proposal_id: str) -> datetime | None:
@@ -166,7 +224,7 @@ async def retry_pending(deps: IntegrationDeps, proposal_id: str) -> datetime | N
         return cs.next_attempt_at
     token = tracing.attach(TraceContext.model_validate(stored.trace) if stored.trace else None)
     try:
-        events = await ask_outside(deps, cs)
+        (events,) = await ask_outside(deps, [cs])
         outbox = _envelopes(events, cs, cs.checked_at, correlation_id=stored.correlation_id,
                             causation_id=stored.causation_id)
         if not await deps.checks.save(cs, stored.version, outbox):

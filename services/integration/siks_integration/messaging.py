@@ -1,7 +1,7 @@
 """What integration says and hears on Kafka (subscribers are wired by siks_kit.runtime.service)."""
 
 from siks_contracts.events import ChecksCompleted, ChecksPending, ProposalSubmitted, type_of
-from siks_kit.bus.consumer import Handler
+from siks_kit.bus.consumer import Batched, Handler
 from siks_kit.runtime.service import ServiceSpec
 
 from . import handlers
@@ -17,5 +17,6 @@ SPEC = ServiceSpec(
 )
 
 
-def subscriptions(deps: IntegrationDeps) -> dict[str, Handler]:
-    return {type_of(ProposalSubmitted): lambda env, p: handlers.on_proposal_submitted(deps, env, p)}
+def subscriptions(deps: IntegrationDeps) -> dict[str, Handler | Batched]:
+    return {type_of(ProposalSubmitted): Batched(one=lambda env, p: handlers.on_proposal_submitted(deps, env, p),
+                                                many=lambda items: handlers.on_proposals_submitted(deps, items))}

@@ -9,7 +9,7 @@ from siks_contracts.actor import Actor
 from siks_contracts.enums import Role
 from siks_kit.runtime.clock import FixedClock
 from siks_kit.bus.consumer import Consumer
-from siks_testkit.memory import MemoryDatabase, MemoryTransport
+from siks_testkit.memory import MemoryDatabase, MemoryTransport, Record
 from siks_kit.bus.outbox import OutboxRelay
 from siks_testkit.samples import household_snapshot, proposal_submitted
 from siks_testkit.testing import envelope
@@ -30,12 +30,13 @@ class FakeDukcapil:
     def __init__(self, fail: int = 0, answer: DukcapilAnswer = DukcapilAnswer(True, True, True, True)) -> None:
         self.fail, self.answer, self.calls = fail, answer, 0
 
-    async def verify(self, nik: str, name: str, birth_date: date) -> DukcapilAnswer:
+    async def verify(self, people) -> list[DukcapilAnswer]:
         self.calls += 1
+        self.asked = getattr(self, "asked", 0) + len(people)
         if self.fail > 0:
             self.fail -= 1
             raise OutsideUnavailable("dukcapil", "HTTP 503")
-        return self.answer
+        return [self.answer] * len(people)
 
 
 class FakeDtsen:
@@ -88,14 +89,14 @@ async def test_checks_pass_with_desil_and_one_event_however_often_the_proposal_a
     (event,) = await w.published()
     assert event["type"] == "integration.checks_completed.v1"
     assert event["payload"]["desil"] == 3 and event["payload"]["round"] == 1 and event["payload"]["passed"] is True
-    assert w.dukcapil.calls == 2 and w.dtsen.calls == 1  # two members, asked once; DTSEN for the household at once
+    assert (w.dukcapil.calls, w.dukcapil.asked, w.dtsen.calls) == (1, 2, 1)  # both members in one request each
     assert "3204052609800001" not in json.dumps(event["payload"]["checks"])  # evidence carries no NIK
     view = await handlers.read_checks(w.deps, AUDITOR, "p-1")
     assert view.passed is True and view.waiting_on == []
 
 
 async def test_an_outage_leaves_the_check_pending_and_the_retrier_finishes_it_when_the_system_is_back():
-    w = World(dukcapil=FakeDukcapil(fail=4))  # two rounds of asking (two members each) fail
+    w = World(dukcapil=FakeDukcapil(fail=2))  # two rounds of asking fail
     await w.submit()
     doc = w.doc()
     assert doc["waiting"] and doc["waiting_on"] == ["dukcapil"] and doc["passed"] is None
@@ -123,7 +124,7 @@ async def test_an_outage_leaves_the_check_pending_and_the_retrier_finishes_it_wh
 
 
 async def test_pending_sets_survive_a_restart_the_sweep_finds_them():
-    w = World(dukcapil=FakeDukcapil(fail=2))
+    w = World(dukcapil=FakeDukcapil(fail=1))
     await w.submit()
     restarted = Retrier(w.deps)  # a new process: nothing hinted, only the database
     assert await restarted.sweep() == 1
@@ -154,7 +155,7 @@ async def test_a_new_round_gets_a_fresh_check_set_on_the_household_it_carries():
 
 
 async def test_a_new_round_overtakes_a_pending_retry_of_the_old_one():
-    w = World(dukcapil=FakeDukcapil(fail=2))
+    w = World(dukcapil=FakeDukcapil(fail=1))
     await w.submit()
     await w.submit(proposal_submitted().model_copy(update={"round": 2}))
     doc = w.doc()
@@ -193,3 +194,23 @@ async def test_a_v1_record_without_round_or_version_is_read_and_left_alone():
     assert view.round == 1 and view.passed is False and view.waiting_on == []
     await w.submit(proposal_submitted().model_copy(update={"round": 2}))
     assert w.doc()["round"] == 2 and w.doc()["version"] == 1
+
+
+async def test_a_batch_of_proposals_asks_each_outside_system_once_and_writes_the_first_rounds_together():
+    w = World()
+    await w.submit(proposal_submitted().model_copy(update={"proposal_id": "p-old"}))  # its set exists already
+    calls_before = (w.dukcapil.calls, w.dtsen.calls)
+    batch = [proposal_submitted().model_copy(update={"proposal_id": f"p-{i}"}) for i in range(5)]
+    batch.append(proposal_submitted().model_copy(update={"proposal_id": "p-old", "round": 2}))
+    records = [Record(topics.PROPOSALS, p.proposal_id, envelope(p).model_dump_json().encode(), {}) for p in batch]
+    records.append(records[0])  # a redelivery inside the same batch
+    await w.consumer.process_batch(topics.PROPOSALS, records)
+    # Five new sets: one request to each system for all ten members; the new round of p-old
+    # goes one at a time (its set exists), and so does the repeat of p-0 (a redelivery).
+    assert (w.dukcapil.calls - calls_before[0], w.dtsen.calls - calls_before[1]) == (2, 2)
+    assert w.dukcapil.asked == 2 + 10 + 2
+    assert [w.doc(f"p-{i}")["passed"] for i in range(5)] == [True] * 5 and w.doc("p-old")["round"] == 2
+    events = await w.published()
+    assert sorted((e["payload"]["proposal_id"], e["payload"]["round"]) for e in events) == sorted(
+        [(f"p-{i}", 1) for i in range(5)] + [("p-old", 1), ("p-old", 2)])
+    assert all(e["causation_id"] for e in events) and w.bus.on(topics.dead_letter(topics.PROPOSALS)) == []

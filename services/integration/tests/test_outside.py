@@ -1,3 +1,4 @@
+import json
 """The outside-system adapters against a scripted far end (httpx.MockTransport): retries with
 backoff on 5xx, 429, timeouts and refused connections, the breaker in front, DTSEN's "not
 found". Sleeps are recorded, never slept; the breaker's clock is moved by hand."""
@@ -27,7 +28,7 @@ class FarEnd:
             if isinstance(step, Exception):
                 raise step
             return httpx.Response(step, json={"status": step}, headers={"Retry-After": "1"})
-        return self.then
+        return self.then(request) if callable(self.then) else self.then
 
 
 class Clock:
@@ -49,8 +50,9 @@ def system(far: FarEnd, *, attempts: int = 3, threshold: int = 2, clock: Clock |
     return OutsideSystem("dukcapil", client, breaker, RetryPolicy(attempts, 0.1, 1.0), sleep=sleep), slept
 
 
-ANSWER = httpx.Response(200, json={"found": True, "nik_match": True, "name_match": True,
-                                   "birth_date_match": True, "kk_match": None, "alive": True})
+ANSWER = httpx.Response(200, json={"results": [{"found": True, "nik_match": True, "name_match": True,
+                                                "birth_date_match": True, "kk_match": None, "alive": True}]})
+AGUS = [(NIK, "Agus", date(1980, 9, 26))]
 
 
 @pytest.mark.parametrize("failure", [503, 500, 429, httpx.ConnectError("refused"), httpx.ReadTimeout("slow")],
@@ -58,7 +60,7 @@ ANSWER = httpx.Response(200, json={"found": True, "nik_match": True, "name_match
 async def test_transient_failures_are_retried_with_growing_waits_then_answered(failure):
     far = FarEnd([failure, failure], ANSWER)
     sys_, slept = system(far)
-    answer = await HttpDukcapil(sys_).verify(NIK, "Agus", date(1980, 9, 26))
+    (answer,) = await HttpDukcapil(sys_).verify(AGUS)
     assert answer.found and answer.alive and len(far.requests) == 3
     assert len(slept) == 2 and 0.1 <= slept[0] <= 0.2 and slept[1] >= 0.2  # exponential, with jitter
     assert sys_.breaker.state is State.CLOSED
@@ -80,15 +82,15 @@ async def test_the_breaker_opens_after_repeated_failures_and_a_trial_after_the_c
     dukcapil = HttpDukcapil(sys_)
     for _ in range(2):
         with pytest.raises(OutsideUnavailable):
-            await dukcapil.verify(NIK, "Agus", date(1980, 9, 26))
+            await dukcapil.verify(AGUS)
     assert sys_.breaker.state is State.OPEN
     asked = len(far.requests)
     with pytest.raises(OutsideUnavailable, match="circuit open"):
-        await dukcapil.verify(NIK, "Agus", date(1980, 9, 26))
+        await dukcapil.verify(AGUS)
     assert len(far.requests) == asked  # refused without bothering the far end
     clock.t += 5
     far.script = []  # the system is back
-    assert (await dukcapil.verify(NIK, "Agus", date(1980, 9, 26))).found
+    assert (await dukcapil.verify(AGUS))[0].found
     assert sys_.breaker.state is State.CLOSED
 
 
@@ -114,5 +116,21 @@ async def test_an_unexpected_4xx_is_not_retried_and_does_not_open_the_breaker():
     far = FarEnd([400, 400, 400], ANSWER)
     sys_, slept = system(far, threshold=1)
     with pytest.raises(OutsideUnavailable, match="unexpected HTTP 400"):
-        await HttpDukcapil(sys_).verify(NIK, "Agus", date(1980, 9, 26))
+        await HttpDukcapil(sys_).verify(AGUS)
     assert len(far.requests) == 1 and slept == [] and sys_.breaker.state is State.CLOSED
+
+
+async def test_dukcapil_matches_many_people_in_one_request_per_thousand_with_no_nik_in_the_url():
+    people = [(f"{3204050000000000 + i}", f"Orang {i}", date(1980, 1, 1)) for i in range(1500)]
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked = json.loads(request.content)["people"]
+        return httpx.Response(200, json={"results": [{"found": p["name"] != "Orang 7", "name_match": True,
+                                                      "birth_date_match": True, "alive": True} for p in asked]})
+
+    far = FarEnd([], answer)
+    sys_, _ = system(far)
+    answers = await HttpDukcapil(sys_).verify(people)
+    assert len(answers) == 1500 and [a.found for a in answers].count(False) == 1 and not answers[7].found
+    assert [len(json.loads(r.content)["people"]) for r in far.requests] == [1000, 500]
+    assert all(r.url.path == "/dukcapil/v1/verify/batch" and "3204050" not in str(r.url) for r in far.requests)

@@ -50,6 +50,11 @@ def from_doc(doc: Document) -> CheckSet:
     )
 
 
+def _stored(doc: Document) -> Stored:
+    return Stored(from_doc(doc), doc.get("version", 0), doc.get("correlation_id"), doc.get("causation_id"),
+                  doc.get("trace"))
+
+
 class CheckStore:
     def __init__(self, db: Database) -> None:
         self.coll: Collection = db.collection("checks")
@@ -60,10 +65,20 @@ class CheckStore:
 
     async def load(self, proposal_id: str) -> Stored | None:
         doc = await self.coll.find_one({"_id": proposal_id}, {"outbox": 0})
-        if doc is None:
-            return None
-        return Stored(from_doc(doc), doc.get("version", 0), doc.get("correlation_id"), doc.get("causation_id"),
-                      doc.get("trace"))
+        return _stored(doc) if doc else None
+
+    async def load_many(self, proposal_ids: list[str]) -> dict[str, Stored]:
+        """The check sets of those proposals that have one, in one read."""
+        docs = await self.coll.find({"_id": {"$in": proposal_ids}}, projection={"outbox": 0})
+        return {doc["_id"]: _stored(doc) for doc in docs}
+
+    async def add_many(self, new: list[tuple[CheckSet, list[Document], dict[str, Any]]]) -> list[bool]:
+        """First rounds, each with its events and origin (correlation_id, causation_id, trace),
+        in one write; per set, whether it went in (False: one exists already)."""
+        collided = set(await self.coll.insert_each(
+            [{"_id": cs.proposal_id, **to_fields(cs), **origin, "version": 1, "outbox": outbox}
+             for cs, outbox, origin in new]))
+        return [i not in collided for i in range(len(new))]
 
     async def save(self, cs: CheckSet, version: int, outbox: list[Document], *,
                    correlation_id: str | None = None, causation_id: str | None = None,
