@@ -1,6 +1,8 @@
 """Verification use cases: load the case, ask the domain (domain/case.py and the ladder table
 in domain/ladder.py), store the case and its events in one write. No rule is decided here."""
 
+import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -8,6 +10,7 @@ from siks_contracts.actor import Actor, system_actor
 from siks_contracts.envelope import Envelope, TraceContext, new_envelope
 from siks_contracts.events import ChecksCompleted, ChecksPending, DecreeIssued, ProposalSubmitted
 from siks_kit.runtime.clock import Clock
+from siks_kit.bus.consumer import Item
 from siks_kit.bus.outbox import outbox_entry
 from siks_kit.web.problems import PROBLEM, Conflict, NotFound, Problem
 from siks_kit.store.documents import Database
@@ -19,6 +22,8 @@ from .domain.ladder import Action
 from .store.cases import CaseStore
 
 SERVICE = "verification"
+# A bulk handler's answer for an event it leaves to the one-at-a-time handler.
+_ONE_AT_A_TIME = LookupError("decided one at a time")
 WRITE_ATTEMPTS = 5  # conditional writes that lost to a concurrent one: load again and decide again
 
 # How each kind of refusal reaches a person: status and problem type (docs/problems.md).
@@ -100,6 +105,26 @@ async def on_proposal_submitted(deps: VerificationDeps, envelope: Envelope, p: P
     raise Conflict(f"case {p.proposal_id} kept changing while its proposal was recorded")
 
 
+async def on_proposals_submitted(deps: VerificationDeps, items: Sequence[Item]) -> list[BaseException | None]:
+    """First submissions open their cases in one write; anything else (a resubmission, a case
+    that exists or has early results waiting) goes through on_proposal_submitted."""
+    now = deps.clock.now()
+    opening: list[tuple[int, tuple[Case, list[dict[str, Any]], dict[str, Any]]]] = []
+    outcomes: list[BaseException | None] = [_ONE_AT_A_TIME] * len(items)
+    for i, item in enumerate(items):
+        p, envelope = item.payload, item.envelope
+        if p.round != 1:
+            continue
+        with item.traced():  # each case's first event continues its proposal's trace
+            decision = Case.open(p, envelope.actor, now)
+            opening.append((i, (decision.case, _outbox(decision, envelope.actor, envelope),
+                                {"origin_trace": envelope.trace.model_dump() if envelope.trace else None})))
+    for (i, _), went_in in zip(opening, await deps.cases.insert_many([new for _, new in opening]), strict=True):
+        if went_in:
+            outcomes[i] = None
+    return outcomes
+
+
 class _Ignored(Exception):
     """An event the case cannot take (it moved on meanwhile); the consumer dead-letters it with the reason."""
 
@@ -124,6 +149,22 @@ async def on_checks_completed(deps: VerificationDeps, envelope: Envelope, c: Che
 
 async def on_checks_pending(deps: VerificationDeps, envelope: Envelope, c: ChecksPending) -> None:
     await _record(deps, c.proposal_id, "pending", c, lambda case: case.record_pending(c))
+
+
+async def on_checks_completed_many(deps: VerificationDeps, items: Sequence[Item]) -> list[BaseException | None]:
+    """Results for many cases: one read, then each case's guarded write side by side. A case
+    not open yet, or written meanwhile, goes through on_checks_completed."""
+    cases = await deps.cases.get_many([item.payload.proposal_id for item in items])
+
+    async def record(item: Item) -> BaseException | None:
+        case = cases.get(item.payload.proposal_id)
+        if case is None:
+            return _ONE_AT_A_TIME
+        with item.traced():
+            saved = await _save(deps, case, case.record_checks(item.payload), system_actor(SERVICE))
+        return None if saved else _ONE_AT_A_TIME
+
+    return await asyncio.gather(*(record(item) for item in items))
 
 
 async def _record(deps: VerificationDeps, case_id: str, field: str, payload: Any, decide) -> None:

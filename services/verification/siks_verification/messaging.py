@@ -1,7 +1,7 @@
 """What verification says and hears on Kafka (subscribers are wired by siks_kit.runtime.service)."""
 
 from siks_contracts.events import CaseStageChanged, ChecksCompleted, ChecksPending, DecreeIssued, ProposalSubmitted, type_of
-from siks_kit.bus.consumer import Handler
+from siks_kit.bus.consumer import Batched, Handler
 from siks_kit.runtime.service import ServiceSpec
 
 from . import handlers
@@ -17,10 +17,12 @@ SPEC = ServiceSpec(
 )
 
 
-def subscriptions(deps: VerificationDeps) -> dict[str, Handler]:
+def subscriptions(deps: VerificationDeps) -> dict[str, Handler | Batched]:
     return {
-        type_of(ProposalSubmitted): lambda env, p: handlers.on_proposal_submitted(deps, env, p),
-        type_of(ChecksCompleted): lambda env, p: handlers.on_checks_completed(deps, env, p),
+        type_of(ProposalSubmitted): Batched(one=lambda env, p: handlers.on_proposal_submitted(deps, env, p),
+                                            many=lambda items: handlers.on_proposals_submitted(deps, items)),
+        type_of(ChecksCompleted): Batched(one=lambda env, p: handlers.on_checks_completed(deps, env, p),
+                                          many=lambda items: handlers.on_checks_completed_many(deps, items)),
         type_of(ChecksPending): lambda env, p: handlers.on_checks_pending(deps, env, p),
         type_of(DecreeIssued): lambda env, p: handlers.on_decree_issued(deps, env, p),
     }

@@ -74,6 +74,18 @@ class CaseStore:
     async def get(self, case_id: str) -> Case | None:
         return (await self.load(case_id))[0]
 
+    async def get_many(self, case_ids: list[str]) -> dict[str, Case]:
+        """The open cases among those ids, in one read."""
+        docs = await self.coll.find({"_id": {"$in": case_ids}}, projection={"outbox": 0})
+        return {doc["_id"]: from_doc(doc) for doc in docs if "stage" in doc}
+
+    async def insert_many(self, new: list[tuple[Case, list[dict[str, Any]], dict[str, Any]]]) -> list[bool]:
+        """New cases with their events and what lives beside them, in one write; per case,
+        whether it went in (False: a document of that id exists, a case or a placeholder)."""
+        collided = set(await self.coll.insert_each([{**to_doc(case), **extra, "outbox": outbox}
+                                                    for case, outbox, extra in new]))
+        return [i not in collided for i in range(len(new))]
+
     async def insert(self, case: Case, outbox: list[dict[str, Any]], extra: dict[str, Any],
                      onto_placeholder: bool) -> bool:
         """Stores a new case, onto the placeholder of check results that came before it when the

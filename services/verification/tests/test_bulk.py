@@ -1,0 +1,82 @@
+"""Verification's bulk handlers, through the consumer as the service wires it: first
+submissions open their cases in one write, results for many cases are read in one, and what
+the bulk leaves (a resubmission, results before their case, a redelivery) still comes out
+as the one-at-a-time path would have it."""
+
+import json
+from datetime import UTC, datetime
+
+from siks_contracts import topics
+from siks_contracts.events import CheckResult, ChecksCompleted
+from siks_kit.bus.consumer import Consumer
+from siks_kit.bus.outbox import OutboxRelay
+from siks_kit.runtime.clock import FixedClock
+from siks_testkit.memory import MemoryDatabase, MemoryTransport, Record
+from siks_testkit.samples import proposal_submitted
+from siks_testkit.testing import envelope
+from siks_verification.handlers import VerificationDeps
+from siks_verification.messaging import subscriptions
+
+T0 = datetime(2026, 12, 16, 3, tzinfo=UTC)
+
+
+def _record(topic: str, key: str, payload, producer: str) -> Record:
+    return Record(topic, key, envelope(payload, producer=producer).model_dump_json().encode(), {})
+
+
+def _checks(pid: str) -> ChecksCompleted:
+    return ChecksCompleted(proposal_id=pid, household_id="h-1", passed=True, desil=3,
+                           checks=[CheckResult(name="nik", status="passed")])
+
+
+class Counting:
+    """Counts the commands sent to the cases collection."""
+
+    def __init__(self, db: MemoryDatabase) -> None:
+        self.db, self.calls = db, []
+        inner = db.collection
+
+        def collection(name):
+            coll = inner(name)
+            calls = self.calls
+
+            class Wrapped:
+                def __getattr__(self, attr):
+                    method = getattr(coll, attr)
+                    if not callable(method):
+                        return method
+
+                    async def counted(*a, **kw):
+                        calls.append(attr)
+                        return await method(*a, **kw)
+                    return counted
+            return Wrapped()
+
+        db.collection = collection
+
+
+async def test_first_submissions_open_in_one_write_and_results_for_them_are_read_in_one():
+    db, bus = MemoryDatabase(), MemoryTransport()
+    counting = Counting(db)
+    deps = VerificationDeps.build(db, FixedClock(T0))
+    consumer = Consumer("verification", bus, subscriptions(deps))
+    relay = OutboxRelay([db.collection("cases")], bus)
+    db.on_write = relay.notify
+    ids = [f"p-{i}" for i in range(6)]
+    # p-5's results come first: a placeholder waits for its proposal.
+    await consumer.process_batch(topics.CHECKS, [_record(topics.CHECKS, "p-5", _checks("p-5"), "integration")])
+    counting.calls.clear()
+    await consumer.process_batch(topics.PROPOSALS, [_record(topics.PROPOSALS, pid, proposal_submitted(pid), "registry")
+                                                    for pid in ids])
+    assert counting.calls.count("insert_each") == 1  # the five new cases (p-5 collides with its placeholder)
+    counting.calls.clear()
+    await consumer.process_batch(topics.CHECKS, [_record(topics.CHECKS, pid, _checks(pid), "integration")
+                                                 for pid in ids[:5]])
+    assert counting.calls.count("find") == 1 and "find_one" not in counting.calls  # one read for all five
+    for pid in ids:
+        case = await deps.cases.get(pid)
+        assert case is not None and case.checks.passed is True and case.checks.desil == 3, pid
+    await relay.drain_once()
+    stages = [json.loads(r.value)["payload"] for r in bus.on(topics.CASES)]
+    assert sorted(p["proposal_id"] for p in stages) == ids  # each case opened, and said so once
+    assert bus.on(topics.dead_letter(topics.PROPOSALS)) == [] and bus.on(topics.dead_letter(topics.CHECKS)) == []
