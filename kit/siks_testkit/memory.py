@@ -63,6 +63,9 @@ class MemoryCollection:
     async def delete_one(self, filter) -> bool:
         return self._raw.delete_one(filter).deleted_count > 0
 
+    def handed_over(self, doc_id, entries) -> None:
+        self._on_write(self.name, doc_id, entries)
+
     async def count(self, filter) -> int:
         return self._raw.count_documents(filter)
 

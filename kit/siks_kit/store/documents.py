@@ -42,6 +42,9 @@ class Collection(Protocol):
         positions of those that collided with an existing _id or unique index, which are left
         as they were. Any other failure raises, after the ones stored are handed on."""
     async def delete_one(self, filter: Mapping[str, Any]) -> bool: ...
+    def handed_over(self, doc_id: Any, entries: list[Document]) -> None:
+        """Hands the relay outbox entries that a write put in place other than by adding
+        them (a `$rename` of entries held back until the document became visible)."""
     async def count(self, filter: Mapping[str, Any]) -> int: ...
     async def create_index(self, keys: Sort, *, unique: bool = False, name: str | None = None) -> None: ...
     async def increment(self, counter_id: str) -> int: ...  # atomic; 1 on first use
@@ -174,6 +177,9 @@ class MongoCollection:
 
     async def delete_one(self, filter) -> bool:
         return (await self._raw.delete_one(filter)).deleted_count > 0
+
+    def handed_over(self, doc_id, entries) -> None:
+        self._on_write(self.name, doc_id, entries)
 
     async def count(self, filter) -> int:
         return await self._raw.count_documents(filter)

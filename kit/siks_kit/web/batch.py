@@ -99,6 +99,28 @@ async def run_items(raw: Sequence[dict[str, Any]], model: type[M], each: Callabl
     return list(await asyncio.gather(*(one(i, item) for i, item in enumerate(raw))))
 
 
+# Given the valid items as (index, item), what each came to: its id, or why it was not stored.
+BulkDecision = Callable[[list[tuple[int, M]]], Awaitable[dict[int, str | Problem]]]
+
+
+async def run_items_in_bulk(raw: Sequence[dict[str, Any]], model: type[M], bulk: BulkDecision,
+                            *, instance: str) -> list[ItemResult]:
+    """Validates each item, then hands all the valid ones to `bulk` at once (one read and one
+    write for the lot where the service can); as run_items, anything but a Problem fails the
+    request, and a repeat with the same key finds what was stored."""
+    results: dict[int, ItemResult] = {}
+    valid: list[tuple[int, M]] = []
+    for index, item in enumerate(raw):
+        try:
+            valid.append((index, model.model_validate(item)))
+        except ValidationError as exc:
+            results[index] = ItemResult(index=index, problem=_invalid_item(index, exc, instance))
+    for index, outcome in (await bulk(valid) if valid else {}).items():
+        results[index] = (ItemResult(index=index, problem=_problem_of(index, outcome, instance))
+                          if isinstance(outcome, Problem) else ItemResult(index=index, id=outcome))
+    return [results[index] for index in range(len(raw))]
+
+
 class BatchLedger:
     """The results of finished batch requests, by (caller, Idempotency-Key)."""
 
@@ -135,14 +157,21 @@ class BatchLedger:
 
 
 async def answer_batch(ledger: BatchLedger, *, route: str, caller: str, key: str | None,
-                       raw: Sequence[dict[str, Any]], model: type[M], each: Callable[[int, M], Awaitable[str]],
-                       now: datetime, instance: str) -> BatchResults:
-    """A batch request from start to end: a repeat answered from the ledger, else each item."""
+                       raw: Sequence[dict[str, Any]], model: type[M], now: datetime, instance: str,
+                       each: Callable[[int, M], Awaitable[str]] | None = None,
+                       bulk: BulkDecision | None = None) -> BatchResults:
+    """A batch request from start to end: a repeat answered from the ledger, else the items,
+    `each` one at a time (side by side) or all of them in `bulk`."""
     key = check_key(key)
     fingerprint = BatchLedger.fingerprint(raw) if key else ""
     if key and (earlier := await ledger.answered(route, caller, key, fingerprint)) is not None:
         return BatchResults(results=earlier)
-    results = await run_items(raw, model, each, instance=instance)
+    if bulk is not None:
+        results = await run_items_in_bulk(raw, model, bulk, instance=instance)
+    elif each is not None:
+        results = await run_items(raw, model, each, instance=instance)
+    else:
+        raise TypeError("answer_batch needs `each` or `bulk`")
     if key:
         await ledger.record(route, caller, key, fingerprint, results, now)
     return BatchResults(results=results)

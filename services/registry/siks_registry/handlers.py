@@ -4,13 +4,15 @@ Rules live in domain/ (Household, Proposal); the order of the writes that span d
 (household and NIK claims, proposal and programme slot) is explained in store/repositories.py.
 """
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import uuid4
 
 from pydantic import BaseModel
 from siks_contracts.actor import Actor
-from siks_contracts.enums import Role
+from siks_contracts.enums import Program, Role
 from siks_contracts.envelope import Envelope, new_envelope
 from siks_contracts.events import Beneficiary, CaseStageChanged, DecreeIssued
 from siks_contracts.schedule import Calendar
@@ -139,23 +141,85 @@ async def _registered_before(deps: RegistryDeps, actor: Actor, household_id: str
 
 async def register_households(deps: RegistryDeps, actor: Actor, items: list[dict], key: str | None,
                               instance: str) -> BatchResults:
-    return await _in_batch(deps, actor, "household", RegisterHousehold, register_household, items, key, instance)
-
-
-async def _in_batch(deps: RegistryDeps, actor: Actor, kind: str, model: type[BaseModel], one, items: list[dict],
-                    key: str | None, instance: str) -> BatchResults:
-    """Each item through `one` (the single request's handler) under an id derived from the
-    Idempotency-Key; a refusal is that item's problem (kit.web.batch)."""
     require_role(actor, Role.OPERATOR_DESA)
 
-    async def each(index: int, cmd: BaseModel) -> str:
-        try:
-            return (await one(deps, actor, cmd, item_id(kind, actor.sub, key, index))).id
-        except Refused as refusal:
-            raise problem_of(refusal) from None
+    async def bulk(valid: list[tuple[int, RegisterHousehold]]) -> dict[int, str | Problem]:
+        return await _register_many(deps, actor, valid, key)
 
-    return await answer_batch(deps.batches, route=kind, caller=actor.sub, key=key, raw=items, model=model,
-                              each=each, now=deps.clock.now(), instance=instance)
+    return await answer_batch(deps.batches, route="household", caller=actor.sub, key=key, raw=items,
+                              model=RegisterHousehold, bulk=bulk, now=deps.clock.now(), instance=instance)
+
+
+async def _register_many(deps: RegistryDeps, actor: Actor, valid: list[tuple[int, RegisterHousehold]],
+                         key: str | None) -> dict[int, str | Problem]:
+    """The steps of register_household, each one write for the whole batch: the pending
+    households (events held), their NIK claims, then their activation. An item whose id is
+    stored already (a repeat) or whose claims met someone else's goes the one-request way."""
+    now = deps.clock.now()
+    out: dict[int, str | Problem] = {}
+    ready: dict[int, tuple[Household, dict[str, Any]]] = {}
+    for index, cmd in valid:
+        try:
+            require_scope(actor, cmd.region_code)
+            registration = Household.register(
+                item_id("household", actor.sub, key, index), kk_number=cmd.kk_number, region_code=cmd.region_code,
+                address=Address(cmd.address.street, cmd.address.rt, cmd.address.rw), members=_members(cmd.members),
+                housing=cmd.housing, assets=cmd.assets, by=actor.sub, now=now)
+        except Refused as refusal:
+            out[index] = problem_of(refusal)
+            continue
+        except Problem as problem:
+            out[index] = problem
+            continue
+        event = _event(registration.event, actor, cmd.region_code, now)
+        ready[index] = (registration.household, outbox_entry(event, registration.household.id))
+    commands, one_by_one = dict(valid), {}
+    stored = await deps.households.add_pending_many(list(ready.values()), now)
+    for index, went_in in zip(list(ready), stored, strict=True):
+        if not went_in:  # stored before: register_household finds out what became of it
+            one_by_one[index] = commands[index]
+            del ready[index]
+    token = str(uuid4())
+    try:
+        claimed = await deps.niks.claim_many([(h.id, list(h.niks), token) for h, _ in ready.values()], now)
+        for index, all_in in zip(list(ready), claimed, strict=True):
+            if all_in:
+                continue
+            household = ready[index][0]  # someone holds one of its people: is that claim dead?
+            if refused := await deps.niks.claim(household.niks, household.id, now, token):
+                out[index] = problem_of(refusal_for_claim(household.niks.index(refused)))
+                await _undo_registration(deps, household)
+                del ready[index]
+        _within_lease(deps, now)
+        activated = await deps.households.activate_many({h.id: held for h, held in ready.values()})
+    except BaseException:
+        for household, _ in ready.values():
+            await _undo_registration(deps, household)
+        raise
+    for index, (household, _) in ready.items():
+        if household.id in activated:
+            out[index] = household.id
+        else:
+            out[index] = Conflict("the registration was undone meanwhile; repeat it")
+    for index, outcome in zip(one_by_one, await asyncio.gather(
+            *(_one_item(register_household, deps, actor, cmd, item_id("household", actor.sub, key, index))
+              for index, cmd in one_by_one.items())), strict=True):
+        out[index] = outcome
+    return out
+
+
+async def _undo_registration(deps: RegistryDeps, household: Household) -> None:
+    await deps.niks.release(household.niks, household.id)  # a new household's id: all its own
+    await deps.households.discard_pending(household.id)
+
+
+async def _one_item(one, deps: RegistryDeps, actor: Actor, cmd: BaseModel, id_: str) -> str | Problem:
+    try:
+        return (await one(deps, actor, cmd, id_)).id
+    except Refused as refusal:
+        return problem_of(refusal)
+    except Problem as problem:
+        return problem
 
 
 async def _visible_household(deps: RegistryDeps, actor: Actor, household_id: str) -> Household:
@@ -274,7 +338,72 @@ async def _submitted_before(deps: RegistryDeps, actor: Actor, proposal_id: str) 
 
 async def submit_proposals(deps: RegistryDeps, actor: Actor, items: list[dict], key: str | None,
                            instance: str) -> BatchResults:
-    return await _in_batch(deps, actor, "proposal", SubmitProposal, submit_proposal, items, key, instance)
+    require_role(actor, Role.OPERATOR_DESA)
+
+    async def bulk(valid: list[tuple[int, SubmitProposal]]) -> dict[int, str | Problem]:
+        return await _submit_many(deps, actor, valid, key)
+
+    return await answer_batch(deps.batches, route="proposal", caller=actor.sub, key=key, raw=items,
+                              model=SubmitProposal, bulk=bulk, now=deps.clock.now(), instance=instance)
+
+
+async def _submit_many(deps: RegistryDeps, actor: Actor, valid: list[tuple[int, SubmitProposal]],
+                       key: str | None) -> dict[int, str | Problem]:
+    """The steps of submit_proposal for the whole batch: one read of the households, one write
+    of the pending proposals (events held), each household's slot (a guarded write each, side
+    by side), one activation. What is not plain (a repeat, a household not found or out of
+    scope, a slot held, or two items for one slot) goes the one-request way, which says why."""
+    ids = {index: item_id("proposal", actor.sub, key, index) for index, _ in valid}
+    commands, one_by_one = dict(valid), {}
+    earlier = await deps.proposals.stored(list(ids.values())) if key is not None else set()
+    households = await deps.households.get_many(list({cmd.household_id for _, cmd in valid}))
+    now, trace = deps.clock.now(), current_trace_context()
+    out: dict[int, str | Problem] = {}
+    ready: dict[int, tuple[Proposal, dict[str, Any]]] = {}
+    slots: set[tuple[str, Program]] = set()
+    for index, cmd in valid:
+        household = households.get(cmd.household_id)
+        if (ids[index] in earlier or household is None or not actor.covers(household.region_code)
+                or household.slot_holder(cmd.program) or (household.id, cmd.program) in slots):
+            one_by_one[index] = cmd
+            continue
+        try:
+            proposed = Proposal.submit(ids[index], household=household, kind=cmd.kind, program=cmd.program,
+                                       reason=cmd.reason, calendar=deps.calendar, now=now, by=actor.sub,
+                                       slot_holder=None, stale_after=deps.lease)
+        except Refused as refusal:
+            out[index] = problem_of(refusal)
+            continue
+        slots.add((household.id, cmd.program))
+        event = _event(proposed.event, actor, household.region_code, now)
+        ready[index] = (proposed.proposal, outbox_entry(event, proposed.proposal.id))
+    stored = await deps.proposals.add_pending_many(
+        [(p, held, trace.model_dump() if trace else None) for p, held in ready.values()])
+    for index, went_in in zip(list(ready), stored, strict=True):
+        if not went_in:
+            one_by_one[index] = commands[index]
+            del ready[index]
+    try:
+        reserved = await asyncio.gather(*(deps.households.reserve_slot(p.household_id, p.program, p.id)
+                                          for p, _ in ready.values()))
+        for index, got_it in zip(list(ready), reserved, strict=True):
+            if not got_it:  # taken meanwhile by a request of the same household
+                proposal = ready.pop(index)[0]
+                await deps.proposals.discard_pending(proposal.id)
+                out[index] = Conflict(f"household already has an open {proposal.program} proposal")
+        activated = await deps.proposals.activate_many({p.id: held for p, held in ready.values()})
+    except BaseException:
+        for proposal, _ in ready.values():
+            await deps.households.release_slot(proposal.household_id, proposal.program, proposal.id)
+            await deps.proposals.discard_pending(proposal.id)
+        raise
+    for index, (proposal, _) in ready.items():
+        out[index] = proposal.id if proposal.id in activated else Conflict("the proposal was undone meanwhile; repeat it")
+    for index, outcome in zip(one_by_one, await asyncio.gather(
+            *(_one_item(submit_proposal, deps, actor, cmd, ids[index]) for index, cmd in one_by_one.items())),
+            strict=True):
+        out[index] = outcome
+    return out
 
 
 async def _visible_proposal(deps: RegistryDeps, actor: Actor, proposal_id: str) -> Proposal:

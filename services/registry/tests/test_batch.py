@@ -1,6 +1,7 @@
 """Batch endpoints with fakes wired through bootstrap: one result per item, the good stored
 beside the bad, and a repeat with the same Idempotency-Key creating nothing twice."""
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -13,7 +14,9 @@ from siks_kit.web.batch import item_id
 from siks_registry.bootstrap import build_app
 from siks_registry.commands import RegisterHousehold
 from siks_registry import handlers
+from siks_contracts import topics
 from siks_testkit.memory import MemoryDatabase, MemoryTransport
+from siks_testkit.testing import wait_for
 
 VILLAGE = "32.04.05.2001"
 IN_WINDOW = datetime(2026, 12, 16, 2, tzinfo=UTC)
@@ -135,3 +138,72 @@ def test_the_openapi_document_describes_each_item_as_its_single_form(env):
     operation = doc["paths"]["/v1/households/batch"]["post"]
     assert any(p["name"] == "Idempotency-Key" and p["in"] == "header" for p in operation["parameters"])
     assert "BatchResults" in operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+
+
+class Commands:
+    """Counts the commands the handlers send each collection (wraps the fake's collections)."""
+
+    def __init__(self, db) -> None:
+        self.sent: list[tuple[str, str]] = []
+        inner, sent = db.collection, self.sent
+
+        def collection(name):
+            coll = inner(name)
+
+            class Counted:
+                def __getattr__(self, attr):
+                    method = getattr(coll, attr)
+                    if attr.startswith("_") or attr in ("name", "handed_over") or not callable(method):
+                        return method
+
+                    async def counted(*a, **kw):
+                        if not (attr == "update_many" and "$pullAll" in a[1]):  # not the relay's bookkeeping
+                            sent.append((name, attr))
+                        return await method(*a, **kw)
+                    return counted
+            return Counted()
+
+        db.collection = collection
+
+    def writes(self, name: str) -> list[str]:
+        return [attr for coll, attr in self.sent if coll == name and not attr.startswith(("find", "count"))]
+
+
+def test_a_batch_stores_its_households_claims_and_proposals_in_a_write_per_step_and_every_event_goes_out():
+    db, bus, clock = MemoryDatabase(), MemoryTransport(), FixedClock(IN_WINDOW)
+    commands = Commands(db)
+    app = build_app(database=db, transport=bus, clock=clock)
+    with TestClient(app) as client:
+        commands.sent.clear()
+        resp = client.post("/v1/households/batch", json={"items": [family(n) for n in range(1, 21)]}, headers=auth())
+        ids = [r["id"] for r in resp.json()["results"]]
+        assert all(ids)
+        assert commands.writes("households") == ["insert_each", "update_many"]  # pending, then activation
+        assert commands.writes("nik_claims") == ["insert_each"]
+        commands.sent.clear()
+        body = {"items": [{"household_id": i, "program": "PKH", "kind": "dtks_new"} for i in ids]}
+        proposals = [r["id"] for r in client.post("/v1/proposals/batch", json=body, headers=auth()).json()["results"]]
+        assert all(proposals)
+        assert commands.writes("proposals") == ["insert_each", "update_many"]
+        assert [c for c, attr in commands.sent if attr.startswith("find")].count("households") == 1  # one read
+        wait_for(lambda: len(bus.on(topics.PROPOSALS)) == 20 and len(bus.on(topics.HOUSEHOLDS)) == 20 or None,
+                 "every event relayed")
+        submitted = {json.loads(r.value)["payload"]["proposal_id"] for r in bus.on(topics.PROPOSALS)}
+        assert submitted == set(proposals)
+        assert all(client.get(f"/v1/proposals/{p}", headers=auth()).json()["status"] == "submitted" for p in proposals)
+
+
+def test_a_batch_that_fails_half_way_leaves_no_claim_and_no_pending_household_behind(env, monkeypatch):
+    client, db, app = env
+    deps = app.state.runtime.deps
+
+    async def database_gone(held):
+        raise ConnectionError("the database went away")
+
+    monkeypatch.setattr(deps.households, "activate_many", database_gone)
+    with pytest.raises(ConnectionError):
+        client.post("/v1/households/batch", json={"items": [family(1), family(2)]}, headers=auth())
+    assert households_stored(db) == 0 and db.collection("nik_claims")._raw.count_documents({}) == 0
+    monkeypatch.undo()
+    again = client.post("/v1/households/batch", json={"items": [family(1), family(2)]}, headers=auth()).json()
+    assert all(r["id"] for r in again["results"])  # the same people register: nothing was left holding them

@@ -20,7 +20,7 @@ from siks_contracts.enums import Program, ProposalKind, Relation, RemovalReason,
 from siks_kit.store.documents import Collection, Database, Document, insert_new
 
 from ..domain.household import Address, Household, Member, ProgrammeStatus, claim_is_dead
-from ..domain.proposal import PENDING, Proposal
+from ..domain.proposal import PENDING, SUBMITTED, Proposal
 
 VISIBLE = {"pending_since": {"$exists": False}}
 
@@ -76,6 +76,34 @@ def proposal_of(doc: Document) -> Proposal:
                     submitted_by=doc.get("submitted_by", ""), updated_at=doc.get("updated_at"))
 
 
+# ---------------------------------------------------------------------- held events
+# A batch stores its owners pending with their events held back (`outbox_held`, which no relay
+# reads), takes the claims, then activates them all in one statement that renames the held
+# entries into the outbox: the same order as one request's, one write per step for the lot.
+HELD = "outbox_held"
+
+
+async def _add_held(coll: Collection, docs: list[tuple[Document, dict[str, Any]]]) -> list[bool]:
+    collided = set(await coll.insert_each([{**doc, HELD: [held]} for doc, held in docs]))
+    return [i not in collided for i in range(len(docs))]
+
+
+async def _release_held(coll: Collection, held: dict[str, dict[str, Any]], still: Document,
+                        change: Document) -> set[str]:
+    if not held:
+        return set()
+    ids = list(held)
+    changed = await coll.update_many({"_id": {"$in": ids}, **still}, {**change, "$rename": {HELD: "outbox"}})
+    if changed == len(ids):
+        activated = set(ids)
+    else:  # some were discarded meanwhile (a repeat took over after the lease): see which went
+        activated = {d["_id"] for d in await coll.find({"_id": {"$in": ids}}, projection={HELD: 1})
+                     if HELD not in d}
+    for doc_id in activated:
+        coll.handed_over(doc_id, [held[doc_id]])
+    return activated
+
+
 # ---------------------------------------------------------------------- households
 class HouseholdStore:
     def __init__(self, db: Database) -> None:
@@ -98,9 +126,26 @@ class HouseholdStore:
     async def discard_pending(self, household_id: str) -> None:
         await self.coll.delete_one({"_id": household_id, "pending_since": {"$exists": True}})
 
+    async def add_pending_many(self, new: list[tuple[Household, dict[str, Any]]], now: datetime) -> list[bool]:
+        """Many pending households in one write, each holding back its event until
+        `activate_many`; per household, whether it went in (False: its id exists)."""
+        return await _add_held(self.coll, [({"_id": h.id, **household_doc(h), "open_proposals": {},
+                                             "pending_since": now}, held) for h, held in new])
+
+    async def activate_many(self, held: dict[str, dict[str, Any]]) -> set[str]:
+        """Makes these pending households visible and lets their held events go, in one write;
+        the ids it activated (one discarded meanwhile is not)."""
+        return await _release_held(self.coll, held, {"pending_since": {"$exists": True}},
+                                   {"$unset": {"pending_since": ""}})
+
     async def get(self, household_id: str) -> Household | None:
         doc = await self.coll.find_one({"_id": household_id, **VISIBLE}, {"outbox": 0})
         return household_of(doc) if doc else None
+
+    async def get_many(self, household_ids: list[str]) -> dict[str, Household]:
+        """The visible households among those ids, in one read."""
+        docs = await self.coll.find({"_id": {"$in": household_ids}, **VISIBLE}, projection={"outbox": 0})
+        return {doc["_id"]: household_of(doc) for doc in docs}
 
     async def get_with_pending(self, household_id: str) -> tuple[Household, datetime | None] | None:
         """The household as stored, pending or not, and since when it is pending."""
@@ -153,10 +198,23 @@ class ProposalStore:
     async def discard_pending(self, proposal_id: str) -> None:
         await self.coll.delete_one({"_id": proposal_id, "status": PENDING})
 
+    async def add_pending_many(self, new: list[tuple[Proposal, dict[str, Any], dict[str, Any] | None]]) -> list[bool]:
+        """Many pending proposals (each with its held event and origin trace) in one write."""
+        return await _add_held(self.coll, [({"_id": p.id, **proposal_doc(p), "origin_trace": trace}, held)
+                                           for p, held, trace in new])
+
+    async def activate_many(self, held: dict[str, dict[str, Any]]) -> set[str]:
+        """Pending proposals that hold their slots become submitted, their events let go."""
+        return await _release_held(self.coll, held, {"status": PENDING}, {"$set": {"status": SUBMITTED}})
+
     async def get(self, proposal_id: str) -> Proposal | None:
         """A visible proposal (not one still pending)."""
         p = await self.get_with_pending(proposal_id)
         return p if p and p.status != PENDING else None
+
+    async def stored(self, proposal_ids: list[str]) -> set[str]:
+        """Which of these ids are stored, pending or not (one read)."""
+        return {d["_id"] for d in await self.coll.find({"_id": {"$in": proposal_ids}}, projection={"_id": 1})}
 
     async def get_with_pending(self, proposal_id: str) -> Proposal | None:
         doc = await self.coll.find_one({"_id": proposal_id}, {"outbox": 0})
@@ -202,6 +260,14 @@ class NikClaims:
                 return nik
             taken.append(nik)
         return None
+
+    async def claim_many(self, wanted: list[tuple[str, list[str], str]], now: datetime) -> list[bool]:
+        """Every NIK of many households (household id, NIKs, token) in one unordered insert;
+        per household, whether all of its went in. One that did not keeps those it got (under
+        its token): `claim` with the same token finishes or undoes it."""
+        docs = [{"_id": nik, "household_id": hid, "at": now, "token": token} for hid, niks, token in wanted for nik in niks]
+        collided = {docs[i]["household_id"] for i in await self.coll.insert_each(docs)}
+        return [hid not in collided for hid, _, _ in wanted]
 
     async def _claim_one(self, nik: str, household_id: str, now: datetime, token: str) -> bool:
         for _ in range(5):  # each round either settles or saw the claim change under it
