@@ -201,3 +201,8 @@ def test_a_case_survives_its_document_with_every_field():
     early = ChecksCompleted(proposal_id="p-1", household_id="h-1", passed=False, checks=[], round=2, desil=4)
     for case in (returned, returned.record_checks(early).case, climb(opened(), VERIFY, VALIDATE, APPROVE)):
         assert from_doc(to_doc(case)) == case
+
+
+def test_opening_a_case_publishes_nothing_the_proposal_submitted_said_it():
+    opened = Case.open(proposal_submitted(), OPERATOR, AT)
+    assert opened.events == () and opened.case.stage is Stage.SUBMITTED and len(opened.case.history) == 1

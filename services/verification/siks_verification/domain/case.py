@@ -147,7 +147,9 @@ class Case:
                    stage=Stage.SUBMITTED, round=proposal.round, opened_at=at, checks=checks,
                    removal_reason=proposal.removal_reason or _default_removal(proposal.kind), version=0)
         entry = HistoryEntry(Stage.SUBMITTED, actor.sub, actor.role, proposal.submitted_at, proposal.round)
-        return case._moved(Stage.SUBMITTED, entry, previous=None)
+        # Opening says nothing on Kafka: the registry's proposal_submitted said it already, and
+        # a `submitted` stage change was read by the registry and decree only to be dropped.
+        return Decision(case._moved(Stage.SUBMITTED, entry, previous=None).case)
 
     # ------------------------------------------------------------------ people and events acting
 
