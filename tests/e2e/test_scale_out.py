@@ -190,12 +190,13 @@ async def test_two_replicas_split_the_partitions_and_one_carries_on_after_the_ot
                 return shape(await assignment(topics.PROPOSALS)) == shape([partitions])
 
             await await_for(took_over, "the survivor to take every partition", 60)
+            takeover_s = time.monotonic() - killed_at
             await submitted_once(ladder, first + second)
             await await_for(caught_up, "the survivor to catch up", 60)
             end_now = await topic_end()
             sent = delta(end_now, end_before)
             survivor = delta(await handled(http, GROUP), survivor_before)
-            print(f"took over {time.monotonic() - killed_at:.1f}s after the kill; sent per partition {sent}; "
+            print(f"took over {takeover_s:.1f}s after the kill; sent per partition {sent}; "
                   f"survivor handled {survivor}")
             # Everything after the kill went through the survivor, including the partitions
             # the dead replica held (whatever it had not committed comes again: at-least-once).
