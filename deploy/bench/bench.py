@@ -658,7 +658,8 @@ def restart_services(env: dict[str, str]) -> None:
 
 def stack_processes() -> dict[str, int]:
     """Name -> pid of every process the stack recorded that still runs, and of this bench."""
-    found = {c.name: pid for c in STACK.components_names() if (pid := STACK.recorded(c.name)) is not None}
+    names = [c.name for c in STACK.components_names()] + STACK.recorded_replicas()
+    found = {name: pid for name in names if (pid := STACK.recorded(name)) is not None}
     found["bench (this process)"] = os.getpid()
     return found
 

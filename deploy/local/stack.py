@@ -1,7 +1,7 @@
 """The local stack without Docker: Apache Kafka (KRaft, Maven Central jars), FerretDB (SQLite,
 built from the Go module proxy), a trace sink, the stand-ins and the four services.
 
-    python deploy/local/stack.py up | down [NAME...] | kill NAME... | status | run -- CMD...
+    python deploy/local/stack.py up [NAME...] | down [NAME...] | kill NAME... | status | run -- CMD...
 
 `up` installs what is missing (cached under SIKS_CACHE, ~/.cache/siks by default), starts
 every process that is not running in its own session, records each pid with its start time,
@@ -11,6 +11,13 @@ SIGKILL, as a crash would (`up` starts them again). `run` starts the stack if it
 running, runs CMD, and stops what it started. Every process inherits the caller's environment
 (SIKS_NOW, OTEL_*, log level among it); a part started while the rest runs takes the running
 stack's clock, so all services keep telling the same time.
+
+A second (third, ...) replica of a service is a part named `SERVICE-N` (N >= 2), e.g.
+`verification-2`: the same program, Kafka principal, consumer group and database as SERVICE,
+on its own port (SIKS_VERIFICATION_2_PORT, by default SERVICE's port + 100 * (N - 1)). A plain
+`up` never starts one; `up verification-2` does (the rest of the stack must be running), and
+`down` / `kill` take it by name like any other part. Replicas of a consumer share the topics'
+partitions (SIKS_TOPIC_PARTITIONS, 3 by default): more replicas than partitions sit idle.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -63,6 +71,20 @@ KAFKA_ADMIN = "admin"
 KAFKA_USERS = (KAFKA_ADMIN, *SERVICES, "integrator")
 KAFKA_MECHANISM = "SCRAM-SHA-512"
 KAFKA_CONTROLLER_USER = "controller"  # the broker's own principal on the controller listener (SASL/PLAIN)
+_REPLICA = re.compile(rf"^({'|'.join(SERVICES)})-([2-9]|[1-9][0-9]+)$")
+
+
+def replica_of(name: str) -> tuple[str, int] | None:
+    """`verification-2` -> ("verification", 2): an extra replica of a service; None otherwise."""
+    m = _REPLICA.match(name)
+    return (m.group(1), int(m.group(2))) if m else None
+
+
+def port_of(name: str) -> int:
+    if (rep := replica_of(name)) is not None:
+        service, n = rep
+        return port(f"{service.upper()}_{n}", PORTS[service] + 100 * (n - 1))
+    return PORTS[name]
 
 
 @dataclass
@@ -340,6 +362,16 @@ def components() -> list[Component]:
     return comps
 
 
+def replica(name: str) -> Component:
+    """An extra replica of a service: its own port and process, everything else shared (Kafka
+    principal and consumer group, database, stand-ins, trace sink)."""
+    service, _ = replica_of(name)
+    p = port_of(name)
+    attrs = ",".join(a for a in (os.environ.get("OTEL_RESOURCE_ATTRIBUTES"), f"service.instance.id={name}") if a)
+    env = {**_service_env(service), "SIKS_PORT": str(p), "OTEL_RESOURCE_ATTRIBUTES": attrs}
+    return Component(name, [PY, "-m", f"siks_{service}"], p, ready_url=f"http://127.0.0.1:{p}/readyz", env=env)
+
+
 def _create_topics() -> None:
     """Every topic and its dead-letter twin, then the ACLs (deploy/local/acls.py), as admin."""
     subprocess.run([PY, str(DEPLOY / "topics.py"), f"127.0.0.1:{PORTS['kafka']}", str(TOPIC_PARTITIONS)], check=True,
@@ -393,14 +425,22 @@ def _set_clock() -> None:
         _clock_file().unlink(missing_ok=True)
 
 
-def up() -> list[str]:
-    """Starts whatever is not running; returns the names it started."""
+def up(names: list[str] | None = None) -> list[str]:
+    """Starts whatever is not running (or only the parts named); returns the names it started.
+    Replicas (`verification-2`) start only when named."""
     started_at = time.monotonic()
     _set_clock()
     _install()
     started = []
     comps = components()
-    servers, apps = comps[:2], comps[2:]
+    if names:
+        extra = [n for n in names if replica_of(n)]
+        needed = [n for n in ("kafka", "mongo") if recorded(n) is None and n not in names]
+        if extra and needed:
+            raise SystemExit(f"start the stack before a replica ({', '.join(needed)} not running)")
+        comps = [c for c in comps if c.name in names] + [replica(n) for n in extra]
+    servers = [c for c in comps if c.name in ("kafka", "mongo")]
+    apps = [c for c in comps if c.name not in ("kafka", "mongo")]
     for c in servers:  # Kafka and the database first: the apps need both to become ready
         if _launch(c, started):
             _wait_ready(c, recorded(c.name))
@@ -416,7 +456,7 @@ def up() -> list[str]:
 
 
 def down(names: list[str] | None = None) -> None:
-    order = [c.name for c in reversed(components_names())]
+    order = [*recorded_replicas(), *(c.name for c in reversed(components_names()))]
     for name in order:
         if names is not None and name not in names:
             continue
@@ -424,6 +464,7 @@ def down(names: list[str] | None = None) -> None:
             print(f"stopped {name}")
     left = [f"{n}:{p}" for n, p in PORTS.items() if (names is None or n in names) and _listening(p)
             and n != "kafka-controller"]
+    left += [f"{n}:{port_of(n)}" for n in names or () if replica_of(n) and _listening(port_of(n))]
     if left and names is None:
         print(f"warning: still listening (not started by this stack?): {', '.join(left)}")
 
@@ -433,16 +474,23 @@ def components_names() -> list[Component]:
     return [Component(n, [], PORTS[n]) for n in ("kafka", "mongo", "trace-sink", "standins", *SERVICES)]
 
 
+def recorded_replicas() -> list[str]:
+    """The extra replicas with a pid file (running or not), e.g. ["verification-2"]."""
+    found = sorted(p.stem for p in (STATE / "pids").glob("*.json") if replica_of(p.stem))
+    return sorted(found, key=lambda n: replica_of(n))
+
+
 def running() -> bool:
     return all(recorded(c.name) is not None for c in components_names())
 
 
 def status() -> int:
     rows, healthy = [], True
-    for c in components_names():
+    extra = [Component(n, [], port_of(n)) for n in recorded_replicas() if recorded(n) is not None]
+    for c in components_names() + extra:
         pid = recorded(c.name)
         url = f"http://127.0.0.1:{c.port}" if c.name not in ("kafka", "mongo") else f"127.0.0.1:{c.port}"
-        if c.name in ("standins", *SERVICES):
+        if c.name in ("standins", *SERVICES) or replica_of(c.name):
             state = "ready" if _http_ok(f"{url}/readyz") else "not ready"
             url += "/docs"
         elif c.name == "trace-sink":
@@ -452,7 +500,7 @@ def status() -> int:
         healthy &= pid is not None and state in ("ready", "listening")
         rows.append((c.name, str(pid or "-"), state, url))
     for r in rows:
-        print(f"  {r[0]:<13} pid {r[1]:<8} {r[2]:<14} {r[3]}")
+        print(f"  {r[0]:<15} pid {r[1]:<8} {r[2]:<14} {r[3]}")
     clock = _running_clock()
     print(f"  logs: {STATE / 'logs'}   clock: SIKS_NOW={clock['now'] if clock else '(real time)'}")
     return 0 if healthy else 1
@@ -480,10 +528,11 @@ def _reap_children() -> None:
 
 
 def _known(names: list[str]) -> list[str]:
-    unknown = [n for n in names if n not in PORTS or n == "kafka-controller"]
+    unknown = [n for n in names if (n not in PORTS or n == "kafka-controller") and not replica_of(n)]
     if unknown:
         raise SystemExit(f"unknown component(s) {', '.join(unknown)}; known: "
-                         f"{', '.join(c.name for c in components_names())}")
+                         f"{', '.join(c.name for c in components_names())}, and replicas such as "
+                         f"verification-2 (SERVICE-N, N >= 2)")
     return names
 
 
@@ -493,7 +542,7 @@ def main(argv: list[str]) -> int:
         return 2
     command, rest = argv[0], argv[1:]
     if command == "up":
-        up()
+        up(_known(rest) or None)
         return 0
     if command == "down":
         down(_known(rest) or None)

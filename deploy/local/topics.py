@@ -23,6 +23,13 @@ async def ensure(bootstrap: str, partitions: int) -> None:
         missing = [NewTopic(t, num_partitions=partitions, replication_factor=1) for t in wanted if t not in existing]
         if missing:
             await admin.create_topics(missing)
+        kept = [t for t in wanted if t in existing]
+        for described in await admin.describe_topics(kept) if kept else ():
+            if not described["error_code"] and len(described["partitions"]) != partitions:
+                # Never changed here: more partitions move keys to other partitions (order per
+                # aggregate breaks while old records wait), and Kafka cannot take any away.
+                print(f"note: {described['topic']} keeps its {len(described['partitions'])} partitions "
+                      f"(SIKS_TOPIC_PARTITIONS={partitions} applies to new topics; docs/operations.md)")
     finally:
         await admin.close()
     await acls.grant(args)

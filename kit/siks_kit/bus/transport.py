@@ -25,7 +25,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from siks_kit.bus.kafka_access import KafkaAccess
 from siks_kit.observability import tracing
-from siks_kit.observability.metrics import BATCH_SIZE, CONSUMER_LAG
+from siks_kit.observability.metrics import BATCH_SIZE, CONSUMED, CONSUMER_LAG
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +46,12 @@ MAX_BATCH = 500  # records per poll: enough to amortise a commit, few enough to 
 
 
 def _observe(topic: str, raws: Sequence[Any], consumer: Any) -> None:
-    """The batch's size, and how far each of its partitions is behind its end."""
+    """The batch's size, the records of each partition, and how far each partition is behind its end."""
     BATCH_SIZE.labels(topic).observe(len(raws))
     last: dict[int, int] = {}
     for raw in raws:
         last[raw.partition] = max(raw.offset, last.get(raw.partition, -1))
+        CONSUMED.labels(topic, str(raw.partition)).inc()
     highwater = getattr(consumer, "highwater", None)
     for partition, offset in last.items():
         end = highwater(TopicPartition(topic, partition)) if highwater else None

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
-__all__ = ["CONTENT_TYPE_LATEST", "render", "HTTP_DURATION", "BATCH_SIZE", "CONSUMER_LAG", "DEAD_LETTERS",
+__all__ = ["CONTENT_TYPE_LATEST", "render", "HTTP_DURATION", "BATCH_SIZE", "CONSUMED", "CONSUMER_LAG", "DEAD_LETTERS",
            "OUTBOX_PUBLISHED", "OUTSIDE_DURATION", "on_scrape"]
 
 HTTP_DURATION = Histogram("http_server_request_duration_seconds", "HTTP requests by route, method and status",
@@ -20,6 +20,9 @@ HTTP_DURATION = Histogram("http_server_request_duration_seconds", "HTTP requests
                           buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 BATCH_SIZE = Histogram("siks_consumer_batch_size", "records per consumed batch", ["topic"],
                        buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500))
+# Per partition, so that replicas of one consumer show which partitions each one worked.
+CONSUMED = Counter("siks_consumer_records_total", "records processed and acknowledged, per topic and partition",
+                   ["topic", "partition"])
 CONSUMER_LAG = Gauge("siks_consumer_lag", "records behind the partition's end, as of the last batch",
                      ["topic", "partition"])
 DEAD_LETTERS = Counter("siks_dead_letters_total", "records sent to a dead-letter topic", ["topic", "reason"])
