@@ -94,29 +94,28 @@ def _members(cs: CheckSet) -> list[Any]:
     return cs.household.members if cs.household else []
 
 
-async def _ask_dukcapil(deps: IntegrationDeps, sets: Sequence[CheckSet]) -> None:
-    """Every member of every set in one bulk matching (the adapter splits it per thousand)."""
-    people = [(m.nik, m.name, m.birth_date) for cs in sets for m in _members(cs)]
+async def _ask(sets: Sequence[CheckSet], system: str, ask: Callable[[list[Any]], Awaitable[list[Any]]],
+               record: Callable[[CheckSet, list[Any]], None]) -> None:
+    """One request (the adapter splits it per thousand) for every member of every set; the
+    answers go back to each set, or each set learns the system is away."""
+    members = [m for cs in sets for m in _members(cs)]
     try:
-        answers = await deps.dukcapil.verify(people) if people else []
+        answers = await ask(members) if members else []
     except OutsideUnavailable as unavailable:
         for cs in sets:
-            cs.mark_unavailable(DUKCAPIL, unavailable.reason)
+            cs.mark_unavailable(system, unavailable.reason)
         return
     for cs, own in zip(sets, _split(answers, sets), strict=True):
-        cs.record_dukcapil(own)
+        record(cs, own)
+
+
+async def _ask_dukcapil(deps: IntegrationDeps, sets: Sequence[CheckSet]) -> None:
+    await _ask(sets, DUKCAPIL, lambda ms: deps.dukcapil.verify([(m.nik, m.name, m.birth_date) for m in ms]),
+               CheckSet.record_dukcapil)
 
 
 async def _ask_dtsen(deps: IntegrationDeps, sets: Sequence[CheckSet]) -> None:
-    niks = [m.nik for cs in sets for m in _members(cs)]
-    try:
-        desils = await deps.dtsen.desils(niks) if niks else []
-    except OutsideUnavailable as unavailable:
-        for cs in sets:
-            cs.mark_unavailable(DTSEN, unavailable.reason)
-        return
-    for cs, own in zip(sets, _split(desils, sets), strict=True):
-        cs.record_dtsen(own)
+    await _ask(sets, DTSEN, lambda ms: deps.dtsen.desils([m.nik for m in ms]), CheckSet.record_dtsen)
 
 
 def _split(answers: list[Any], sets: Sequence[CheckSet]) -> list[list[Any]]:

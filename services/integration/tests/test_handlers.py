@@ -2,7 +2,7 @@
 answer, the memory store and transport, a clock moved by hand. No sleeps."""
 
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from siks_contracts import topics
 from siks_contracts.actor import Actor

@@ -141,13 +141,20 @@ async def _registered_before(deps: RegistryDeps, actor: Actor, household_id: str
 
 async def register_households(deps: RegistryDeps, actor: Actor, items: list[dict], key: str | None,
                               instance: str) -> BatchResults:
+    return await _in_batch(deps, actor, "household", RegisterHousehold, _register_many, items, key, instance)
+
+
+async def _in_batch(deps: RegistryDeps, actor: Actor, route: str, model: type[BaseModel], many, items: list[dict],
+                    key: str | None, instance: str) -> BatchResults:
+    """A batch request: answered from the ledger when repeated, else `many` for all its valid
+    items at once (kit.web.batch)."""
     require_role(actor, Role.OPERATOR_DESA)
 
-    async def bulk(valid: list[tuple[int, RegisterHousehold]]) -> dict[int, str | Problem]:
-        return await _register_many(deps, actor, valid, key)
+    async def bulk(valid: list[tuple[int, Any]]) -> dict[int, str | Problem]:
+        return await many(deps, actor, valid, key)
 
-    return await answer_batch(deps.batches, route="household", caller=actor.sub, key=key, raw=items,
-                              model=RegisterHousehold, bulk=bulk, now=deps.clock.now(), instance=instance)
+    return await answer_batch(deps.batches, route=route, caller=actor.sub, key=key, raw=items, model=model,
+                              bulk=bulk, now=deps.clock.now(), instance=instance)
 
 
 async def _register_many(deps: RegistryDeps, actor: Actor, valid: list[tuple[int, RegisterHousehold]],
@@ -338,13 +345,7 @@ async def _submitted_before(deps: RegistryDeps, actor: Actor, proposal_id: str) 
 
 async def submit_proposals(deps: RegistryDeps, actor: Actor, items: list[dict], key: str | None,
                            instance: str) -> BatchResults:
-    require_role(actor, Role.OPERATOR_DESA)
-
-    async def bulk(valid: list[tuple[int, SubmitProposal]]) -> dict[int, str | Problem]:
-        return await _submit_many(deps, actor, valid, key)
-
-    return await answer_batch(deps.batches, route="proposal", caller=actor.sub, key=key, raw=items,
-                              model=SubmitProposal, bulk=bulk, now=deps.clock.now(), instance=instance)
+    return await _in_batch(deps, actor, "proposal", SubmitProposal, _submit_many, items, key, instance)
 
 
 async def _submit_many(deps: RegistryDeps, actor: Actor, valid: list[tuple[int, SubmitProposal]],
