@@ -1,7 +1,6 @@
 """On real Kafka: a redelivered event changes nothing and emits nothing twice; a poison
 message goes to the dead-letter topic with its reason and the consumers go on."""
 
-import json
 import os
 import uuid
 
