@@ -30,6 +30,16 @@ class MemoryCollection:
             report_insert(doc, self._on_write, self.name)
         return len(docs)
 
+    async def insert_unordered(self, docs) -> int:
+        inserted = 0
+        for doc in docs:
+            try:
+                self._raw.insert_one(doc)
+            except mongomock.DuplicateKeyError:
+                continue
+            inserted += 1
+        return inserted
+
     async def find_one(self, filter, projection=None):
         return self._raw.find_one(filter, projection)
 
@@ -38,6 +48,13 @@ class MemoryCollection:
         if sort:
             cursor = cursor.sort(list(sort))
         return list(cursor)
+
+    async def iterate(self, filter, *, sort=None, projection=None, batch_size: int = 1000):
+        cursor = self._raw.find(filter, projection, batch_size=batch_size)
+        if sort:
+            cursor = cursor.sort(list(sort))
+        for doc in cursor:
+            yield doc
 
     async def update_one(self, filter, update, *, upsert: bool = False) -> bool:
         try:
@@ -55,6 +72,9 @@ class MemoryCollection:
 
     async def delete_one(self, filter) -> bool:
         return self._raw.delete_one(filter).deleted_count > 0
+
+    async def delete_many(self, filter) -> int:
+        return self._raw.delete_many(filter).deleted_count
 
     async def count(self, filter) -> int:
         return self._raw.count_documents(filter)

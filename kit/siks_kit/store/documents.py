@@ -6,7 +6,7 @@ A write that adds outbox entries calls `on_write(collection, _id, entries)`, so 
 publishes those entries at once, from memory, without reading them back or scanning for work.
 """
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from pymongo import AsyncMongoClient, ReturnDocument, UpdateOne
@@ -29,9 +29,17 @@ class Collection(Protocol):
     async def insert_in_order(self, docs: Sequence[Document]) -> int:
         """Inserts the documents in order in one command, stopping at the first that collides
         with an existing _id or unique index; how many went in (those before it)."""
+    async def insert_unordered(self, docs: Sequence[Document]) -> int:
+        """Inserts the documents in one unordered command (`insert_many(ordered=False)`): those
+        whose _id exists already are skipped, the rest go in; how many went in. For rows that
+        carry no outbox (not reported to `on_write`)."""
     async def find_one(self, filter: Mapping[str, Any], projection: Mapping[str, Any] | None = None) -> Document | None: ...
     async def find(self, filter: Mapping[str, Any], *, sort: Sort | None = None, limit: int = 0,
                    skip: int = 0, projection: Mapping[str, Any] | None = None) -> list[Document]: ...
+    def iterate(self, filter: Mapping[str, Any], *, sort: Sort | None = None,
+                projection: Mapping[str, Any] | None = None, batch_size: int = 1000) -> AsyncIterator[Document]:
+        """The matching documents one at a time from one server-side cursor that fetches
+        `batch_size` at a time: a result of any size is read without holding it."""
     async def update_one(self, filter: Mapping[str, Any], update: Mapping[str, Any], *, upsert: bool = False) -> bool:
         """True when a document matched (or was created by the upsert); an upsert that collides
         with an existing _id raises DuplicateKey."""
@@ -41,6 +49,7 @@ class Collection(Protocol):
         """Many single-document updates in one command (unordered bulk write); how many
         matched. Not reported to `on_write`: for bookkeeping such as the relay's removals."""
     async def delete_one(self, filter: Mapping[str, Any]) -> bool: ...
+    async def delete_many(self, filter: Mapping[str, Any]) -> int: ...  # how many went
     async def count(self, filter: Mapping[str, Any]) -> int: ...
     async def create_index(self, keys: Sort, *, unique: bool = False, name: str | None = None) -> None: ...
     async def increment(self, counter_id: str) -> int: ...  # atomic; 1 on first use
@@ -132,6 +141,17 @@ class MongoCollection:
             report_insert(doc, self._on_write, self.name)
         return inserted
 
+    async def insert_unordered(self, docs) -> int:
+        if not docs:
+            return 0
+        try:
+            return len((await self._raw.insert_many(docs, ordered=False)).inserted_ids)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != DUPLICATE_KEY_CODE for e in errors):
+                raise
+            return exc.details.get("nInserted", len(docs) - len(errors))
+
     async def find_one(self, filter, projection=None):
         return await self._raw.find_one(filter, projection)
 
@@ -140,6 +160,14 @@ class MongoCollection:
         if sort:
             cursor = cursor.sort(list(sort))
         return await cursor.to_list(None)
+
+    async def iterate(self, filter, *, sort=None, projection=None, batch_size: int = 1000):
+        cursor = self._raw.find(filter, projection, batch_size=batch_size, sort=list(sort) if sort else None)
+        try:
+            async for doc in cursor:
+                yield doc
+        finally:
+            await cursor.close()
 
     async def update_one(self, filter, update, *, upsert: bool = False) -> bool:
         # One command: the server applies the guards atomically (MongoDB does; our FerretDB
@@ -161,6 +189,9 @@ class MongoCollection:
 
     async def delete_one(self, filter) -> bool:
         return (await self._raw.delete_one(filter)).deleted_count > 0
+
+    async def delete_many(self, filter) -> int:
+        return (await self._raw.delete_many(filter)).deleted_count
 
     async def count(self, filter) -> int:
         return await self._raw.count_documents(filter)
