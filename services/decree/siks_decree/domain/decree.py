@@ -143,11 +143,11 @@ _EVENTS_NS = uuid.UUID("6f1c1f0e-8a53-4c55-9a53-5d1e2a7c0d11")
 
 
 def issued_event_id(decree_id: str) -> str:
-    return str(uuid.uuid5(_EVENTS_NS, f"{decree_id}|issued"))
+    return str(uuid.uuid5(_EVENTS_NS, f"issued|{decree_id}"))
 
 
 def beneficiary_event_id(decree_id: str, proposal_id: str) -> str:
-    return str(uuid.uuid5(_EVENTS_NS, f"{decree_id}|{proposal_id}"))
+    return str(uuid.uuid5(_EVENTS_NS, f"entry|{decree_id}|{proposal_id}"))
 
 
 @dataclass(frozen=True)
