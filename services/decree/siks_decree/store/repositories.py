@@ -39,11 +39,14 @@ class CandidateStore:
     async def prepare(self) -> None:
         await self.coll.create_index([("program", 1), ("period", 1), ("decree_id", 1)])
 
+    @staticmethod
+    def doc(c: Candidate) -> Document:
+        """A candidate as stored (the bench loads candidates in bulk with this very mapping)."""
+        return {"_id": c.entry.proposal_id, **_entry_doc(c.entry), "program": c.program.value, "period": c.period,
+                "approved_at": c.approved_at, "approval_reference": c.approval_reference, "decree_id": None}
+
     async def add(self, c: Candidate) -> bool:
-        return await insert_new(self.coll, {"_id": c.entry.proposal_id, **_entry_doc(c.entry),
-                                            "program": c.program.value, "period": c.period,
-                                            "approved_at": c.approved_at, "approval_reference": c.approval_reference,
-                                            "decree_id": None})
+        return await insert_new(self.coll, self.doc(c))
 
     async def waiting(self, program: str, period: str, limit: int = 0) -> list[str]:
         docs = await self.coll.find({"program": program, "period": period, "decree_id": None}, sort=[("_id", 1)],
