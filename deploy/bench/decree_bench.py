@@ -39,7 +39,6 @@ from siks_contracts import topics
 from siks_contracts.enums import EntryChange, Program, Relation, Role, Sex
 from siks_contracts.events import HouseholdSnapshot, MemberSnapshot
 from siks_kit.bus.lag import consumer_lag
-from siks_kit.bus.kafka_access import client_args  # noqa: F401  (the admin login the lag tool uses)
 from siks_kit.runtime.settings import DEVELOPMENT_JWT_SECRET
 from siks_kit.web.auth import issue_token
 from siks_decree.domain.decree import Candidate, Entry, decree_id_of

@@ -189,8 +189,6 @@ async def issue(deps: DecreeDeps, actor: Actor, decree_id: str) -> Decree:
         if again is not None and again.status is Status.ISSUED:
             return again  # issued by someone else meanwhile: the same decree
         raise Conflict(f"decree {decree_id} changed while it was issued; reload and try again")
-    # Cases approved for this period that arrived during the issue go into the next period.
-    await deps.candidates.move_waiting(issued.program.value, issued.period, next_period(issued.period))
     trace = tracing.current_trace_context()
     await deps.decrees.mark_issued_trace(decree.id, trace.model_dump() if trace else None)
     deps.issued.set()
@@ -218,6 +216,11 @@ async def publish_beneficiaries(deps: DecreeDeps, transport: Transport) -> int:
     sent = 0
     for publication in await deps.decrees.unpublished():
         decree, through, count = publication.decree, publication.through, publication.sent
+        if through is None:
+            # Cases approved for this period that arrived during the issue go into the next
+            # period. Here rather than in the issue request: it reads every candidate of the
+            # period, and the publisher redoes it after a crash until the first checkpoint.
+            await deps.candidates.move_waiting(decree.program.value, decree.period, next_period(decree.period))
         batch: list[Entry] = []
 
         async def flush() -> None:

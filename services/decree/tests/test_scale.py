@@ -14,7 +14,7 @@ from siks_contracts import topics
 from siks_contracts.actor import Actor
 from siks_contracts.enums import EntryChange, Program, RemovalReason, Role
 from siks_contracts.envelope import Envelope
-from siks_contracts.events import HouseholdSnapshot, MemberSnapshot
+from siks_contracts.events import MemberSnapshot
 from siks_kit.runtime.clock import FixedClock
 from siks_testkit.memory import MemoryDatabase, MemoryTransport
 from siks_testkit.samples import VILLAGE, household_snapshot
@@ -200,3 +200,13 @@ async def test_streamed_files_read_back_whole_and_neutralised():
     assert len(rows) == 4 and rows[1][4] == "3204052609000000" and rows[1][5] == "'=Nama 0"
     listed = json.loads(b"".join([c async for c in exports.json_stream({"id": "d"}, _rows(3))]))
     assert listed["count"] == 3 and listed["items"][2]["proposal_id"] == "p-00000002"
+
+
+async def test_a_case_that_arrived_during_the_issue_goes_into_the_next_period():
+    deps, _ = await seeded(2)
+    draft = await handlers.draft(deps, MENSOS, DraftDecree(program="PKH", period="2026-12"))
+    await handlers.issue(deps, MENSOS, draft.id)
+    late = Candidate(entry(99), Program.PKH, "2026-12", NOW, "BA-2")  # routed before the issue was seen
+    await deps.candidates.add(late)
+    await handlers.publish_beneficiaries(deps, MemoryTransport())
+    assert await deps.candidates.where("p-000099") == ("PKH", "2027-01", None)
