@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from siks_contracts.actor import Actor
-from siks_contracts.enums import Program, Role
+from siks_contracts.enums import EntryChange, Program, Role
 from siks_contracts.envelope import Envelope, TraceContext, new_envelope
 from siks_contracts.events import BeneficiaryStatusChanged, CaseStageChanged, DecreeIssued
 from siks_contracts.identity import mask_name
@@ -287,6 +287,11 @@ async def on_beneficiary_status_changed(deps: DecreeDeps, envelope: Envelope, c:
 
 
 async def _apply_to_roll(deps: DecreeDeps, program: Program, entry: Entry, ref: DecreeRef) -> None:
+    # An addition is most often a household new to the roll: one insert, no read first (when
+    # it exists, the insert fails and the read-decide-write below applies it as always).
+    if entry.change is EntryChange.ADDED and await deps.rolls.put(
+            entry.household_id, Standing.first(program, entry.change, entry.reason, ref), 0):
+        return
     for _ in range(WRITE_ATTEMPTS):
         current, version = await deps.rolls.get(program, entry.household_id)
         updated = (Standing.first(program, entry.change, entry.reason, ref) if current is None
@@ -298,6 +303,11 @@ async def _apply_to_roll(deps: DecreeDeps, program: Program, entry: Entry, ref: 
 
 async def apply_status(deps: DecreeDeps, nik: str, name_key: str, region_code: str, program: Program,
                        entry: Entry, ref: DecreeRef) -> None:
+    if entry.change is EntryChange.ADDED:  # most often a person new to Cek Bansos: one insert
+        fresh = PublicStatus(nik, name_key, region_code).apply(name_key, region_code, program, entry.change,
+                                                               entry.reason, ref)
+        if await deps.status.put(fresh, 0):
+            return
     for _ in range(WRITE_ATTEMPTS):
         current = await deps.status.get(nik) or PublicStatus(nik, name_key, region_code)
         updated = current.apply(name_key, region_code, program, entry.change, entry.reason, ref)
