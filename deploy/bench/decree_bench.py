@@ -95,16 +95,25 @@ def candidate(i: int) -> Candidate:
     return Candidate(entry, PROGRAM, PERIOD, datetime(2098, 12, 20, tzinfo=UTC), "BA-BENCH")
 
 
+DELETE_CHUNK = 10_000  # FerretDB's SQLite backend deletes a match in one statement: 32,766 ids at most
+
+
+async def delete_all(coll, where: dict[str, Any]) -> int:
+    gone = 0
+    while ids := [d["_id"] async for d in coll.find(where, {"_id": 1}).limit(DELETE_CHUNK)]:
+        gone += (await coll.delete_many({"_id": {"$in": ids}})).deleted_count
+    return gone
+
+
 async def clean(db) -> dict[str, int]:
     decree_id = decree_id_of(PROGRAM, PERIOD)
-    gone = {
-        "candidates": (await db.candidates.delete_many({"program": PROGRAM.value, "period": PERIOD})).deleted_count,
-        "entries": (await db.decree_entries.delete_many({"decree_id": decree_id})).deleted_count,
-        "decrees": (await db.decrees.delete_many({"_id": decree_id})).deleted_count,
-        "rolls": (await db.rolls.delete_many({"household_id": {"$regex": f"^{PREFIX}"}})).deleted_count,
-        "public_status": (await db.public_status.delete_many({"region_code": REGION})).deleted_count,
+    return {
+        "candidates": await delete_all(db.candidates, {"program": PROGRAM.value, "period": PERIOD}),
+        "entries": await delete_all(db.decree_entries, {"decree_id": decree_id}),
+        "decrees": await delete_all(db.decrees, {"_id": decree_id}),
+        "rolls": await delete_all(db.rolls, {"household_id": {"$regex": f"^{PREFIX}"}}),
+        "public_status": await delete_all(db.public_status, {"region_code": REGION}),
     }
-    return gone
 
 
 async def timed(memory: Memory, results: dict[str, Any], name: str, step) -> Any:

@@ -16,6 +16,7 @@ from ..domain.decree import Candidate, Decree, Entry, Status
 from ..domain.roll import PublicStatus, Standing
 
 ENTRY_BATCH = 1000  # entries per insert, and per cursor batch when a list is read
+REMOVE_CHUNK = 10_000  # entries removed by one delete
 
 
 def _entry_doc(e: Entry) -> dict[str, Any]:
@@ -133,7 +134,13 @@ class EntryStore:
         return _entry_of(doc) if doc else None
 
     async def remove(self, decree_id: str) -> int:
-        return await self.coll.delete_many({"decree_id": decree_id})
+        """A chunk at a time: FerretDB's SQLite backend deletes a whole match in one statement,
+        and refuses one of more than 32,766 documents."""
+        gone = 0
+        while ids := [d["_id"] for d in await self.coll.find({"decree_id": decree_id}, limit=REMOVE_CHUNK,
+                                                             projection={"_id": 1})]:
+            gone += await self.coll.delete_many({"_id": {"$in": ids}})
+        return gone
 
 
 @dataclass(frozen=True)
