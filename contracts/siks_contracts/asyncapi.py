@@ -3,7 +3,7 @@
 from typing import Any
 
 from .envelope import Envelope
-from .events import EVENTS
+from .events import DEPRECATED, EVENTS
 
 
 def _message(event_type: str) -> dict[str, Any]:
@@ -12,7 +12,7 @@ def _message(event_type: str) -> dict[str, Any]:
     envelope.pop("$defs", None)
     envelope["properties"]["payload"] = {"$ref": f"#/components/schemas/{model.__name__}"}
     envelope["properties"]["type"] = {"const": event_type}
-    return {
+    message: dict[str, Any] = {
         "name": event_type,
         "contentType": "application/json",
         "headers": {
@@ -21,6 +21,10 @@ def _message(event_type: str) -> dict[str, Any]:
         },
         "payload": envelope,
     }
+    if event_type in DEPRECATED:  # still read from old records (replays); no longer published
+        message["description"] = (model.__doc__ or "").strip()
+        message["x-deprecated"] = True
+    return message
 
 
 def asyncapi_document(service: str, version: str, publishes: list[str], consumes: list[str]) -> dict[str, Any]:

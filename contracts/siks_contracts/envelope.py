@@ -46,11 +46,13 @@ def new_envelope(
     region_code: str | None,
     correlation_id: str | None = None,
     causation: Envelope | None = None,
+    event_id: str | None = None,
 ) -> Envelope:
-    """Builds an envelope; an event caused by another inherits its correlation id."""
+    """Builds an envelope; an event caused by another inherits its correlation id. Pass
+    `event_id` when a re-publication must carry the same id (deterministic, deduplicated)."""
     from .events import type_of  # late: events imports this module
 
-    event_id = str(uuid4())
+    event_id = event_id or str(uuid4())
     if causation is not None:
         correlation_id = causation.correlation_id
     return Envelope(

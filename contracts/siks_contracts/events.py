@@ -6,7 +6,7 @@ Evolution is additive: new optional fields are fine; a breaking change is a new 
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from . import topics
 from .enums import EntryChange, Program, ProposalKind, Relation, RemovalReason, Sex, Stage
@@ -120,6 +120,13 @@ class Beneficiary(BaseModel):
 
 
 class DecreeIssued(BaseModel):
+    """Deprecated (decree.decree_issued.v1): kept so old records can still be read and
+    replayed, no longer published. A whole list in one message cannot pass ~7,500
+    beneficiaries under Kafka's 1 MiB default; DecreeIssuedV2 and BeneficiaryStatusChanged
+    replace it."""
+
+    model_config = ConfigDict(json_schema_extra={"deprecated": True})
+
     decree_id: str
     number: str
     program: Program
@@ -129,6 +136,45 @@ class DecreeIssued(BaseModel):
     content_hash: str
     beneficiaries: list[Beneficiary]
 
+    def changes(self) -> list["BeneficiaryStatusChanged"]:
+        """The v1 record as the per-beneficiary events that replace it (same effect on replay)."""
+        return [BeneficiaryStatusChanged(decree_id=self.decree_id, number=self.number, program=self.program,
+                                         period=self.period, issued_at=self.issued_at, proposal_id=b.proposal_id,
+                                         household_id=b.household_id, region_code=b.region_code, change=b.change,
+                                         reason=b.reason)
+                for b in self.beneficiaries]
+
+
+class DecreeIssuedV2(BaseModel):
+    """An SK issued: how many it lists, the hash of the list and where to read it; the list
+    itself goes out as one BeneficiaryStatusChanged per entry."""
+
+    decree_id: str
+    number: str
+    program: Program
+    period: str = Field(pattern=r"^\d{4}-\d{2}$")
+    issued_at: datetime
+    count: int = Field(ge=0)
+    content_hash: str
+    list_url: str = Field(description="where the frozen list is read, paged: /v1/decrees/{id}/beneficiaries",
+                          examples=["/v1/decrees/PKH-2026-12/beneficiaries"])
+
+
+class BeneficiaryStatusChanged(BaseModel):
+    """One entry of an issued SK: a household added to a programme's roll, or removed with a
+    reason. Keyed by household id; no names or NIKs (those are read from the list)."""
+
+    decree_id: str
+    number: str
+    program: Program
+    period: str = Field(pattern=r"^\d{4}-\d{2}$")
+    issued_at: datetime  # orders decrees of a programme (the roll, Cek Bansos)
+    proposal_id: str
+    household_id: str
+    region_code: str
+    change: EntryChange = EntryChange.ADDED
+    reason: RemovalReason | None = None  # for removals
+
 
 # type name -> (payload model, topic). The single table producers and consumers agree on.
 EVENTS: dict[str, tuple[type[BaseModel], str]] = {
@@ -137,8 +183,11 @@ EVENTS: dict[str, tuple[type[BaseModel], str]] = {
     "integration.checks_completed.v1": (ChecksCompleted, topics.CHECKS),
     "integration.checks_pending.v1": (ChecksPending, topics.CHECKS),
     "verification.case_stage_changed.v1": (CaseStageChanged, topics.CASES),
-    "decree.decree_issued.v1": (DecreeIssued, topics.DECREES),
+    "decree.decree_issued.v1": (DecreeIssued, topics.DECREES),  # deprecated: read, never published
+    "decree.decree_issued.v2": (DecreeIssuedV2, topics.DECREES),
+    "decree.beneficiary_status_changed.v1": (BeneficiaryStatusChanged, topics.DECREES),
 }
+DEPRECATED = frozenset({"decree.decree_issued.v1"})  # still read (replays), no longer published
 _TYPE_OF = {model: name for name, (model, _) in EVENTS.items()}
 
 

@@ -41,6 +41,8 @@ from siks_contracts.envelope import TraceContext, new_envelope
 from siks_contracts.events import HouseholdRegistered, HouseholdSnapshot, ProposalSubmitted, topic_of
 from siks_kit.bus.kafka_access import client_args  # the local stack's admin (SASL/SCRAM), as every tool
 
+import decree_bench  # deploy/bench/decree_bench.py: a decree of --decree beneficiaries
+
 ROOT = Path(__file__).resolve().parents[2]
 KAFKA = f"127.0.0.1:{os.environ.get('SIKS_KAFKA_PORT', 9092)}"
 MONGO = f"mongodb://127.0.0.1:{os.environ.get('SIKS_MONGO_PORT', 27017)}"
@@ -830,6 +832,7 @@ def parse_args() -> argparse.Namespace:
                          "and time lookups by NIK, 50 a second for 20 s")
     ap.add_argument("--sampled", action=argparse.BooleanOptionalAction, default=True,
                     help="the bulk phase again with every service sampling 10%% of traces (parent-based)")
+    ap.add_argument("--decree", type=int, default=100_000, help="beneficiaries in the decree phase (0: none)")
     ap.add_argument("--out", type=Path, default=Path("bench-results/bench.json"))
     return ap.parse_args()
 
@@ -920,6 +923,7 @@ async def main() -> None:
                "bulk": bulk, "lookups": lookups}
     if bulk:
         bulk["ratios"] = ratios_to_baselines(bulk["households_per_s"], kafka, database, args.concurrency)
+    results["decree"] = await decree_bench.run(args.decree) if args.decree else {}
     report(results)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))

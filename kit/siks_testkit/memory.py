@@ -39,6 +39,13 @@ class MemoryCollection:
             cursor = cursor.sort(list(sort))
         return list(cursor)
 
+    async def iterate(self, filter, *, sort=None, projection=None, batch_size: int = 1000):
+        cursor = self._raw.find(filter, projection, batch_size=batch_size)
+        if sort:
+            cursor = cursor.sort(list(sort))
+        for doc in cursor:
+            yield doc
+
     async def update_one(self, filter, update, *, upsert: bool = False) -> bool:
         try:
             result = self._raw.update_one(filter, update, upsert=upsert)
@@ -65,6 +72,9 @@ class MemoryCollection:
 
     def handed_over(self, doc_id, entries) -> None:
         self._on_write(self.name, doc_id, entries)
+
+    async def delete_many(self, filter) -> int:
+        return self._raw.delete_many(filter).deleted_count
 
     async def count(self, filter) -> int:
         return self._raw.count_documents(filter)

@@ -40,6 +40,20 @@ async def test_insert_in_order_stops_at_the_first_collision_and_says_how_many_we
     assert coll.writes == [("k4", ["x"])]
 
 
+async def test_delete_many_removes_every_match_and_says_how_many(coll):
+    await coll.insert_one({"_id": "u2", "n": 0})
+    assert await coll.insert_each([{"_id": f"u{i}", "n": i, "g": "a"} for i in (1, 2, 3)]) == [1]
+    assert [(d["_id"], d["n"]) for d in await coll.find({}, sort=[("_id", 1)])] == [("u1", 1), ("u2", 0), ("u3", 3)]
+    assert await coll.delete_many({"g": "a"}) == 2
+    assert [d["_id"] for d in await coll.find({})] == ["u2"]
+
+
+async def test_iterate_reads_a_sorted_result_a_batch_at_a_time(coll):
+    await coll.insert_each([{"_id": f"i{n:02d}", "g": n % 2} for n in range(25)])
+    got = [d["_id"] async for d in coll.iterate({"g": 1}, sort=[("_id", -1)], projection={"_id": 1}, batch_size=4)]
+    assert got == [f"i{n:02d}" for n in range(23, -1, -2)]
+
+
 async def test_conditional_update_reports_whether_it_matched(coll):
     await coll.insert_one({"_id": "c", "stage": "submitted", "version": 1})
     assert await coll.update_one({"_id": "c", "stage": "submitted"}, {"$set": {"stage": "verified"}, "$inc": {"version": 1}})

@@ -4,14 +4,16 @@
 import httpx
 import pytest
 from siks_client.ladder import household_body
+from siks_contracts import topics
 from siks_contracts.enums import Role
+from siks_testkit.testing import read_topic
 
 pytestmark = pytest.mark.stack
 VILLAGE = "33.22.01.2001"  # Tajuk, Getasan, Kab. Semarang
 REGENCY = "33.22"
 
 
-async def test_one_household_climbs_from_operator_to_decree_and_cek_bansos(ladder, fresh):
+async def test_one_household_climbs_from_operator_to_decree_and_cek_bansos(ladder, fresh, kafka_bootstrap):
     family, household = await fresh.register(VILLAGE, desil_at_most=4)  # PKH takes desil 1-4
     proposal = await ladder.propose(household, "PKH")
     assert proposal["status"] == "submitted" and proposal["household_id"] == household["id"]
@@ -39,6 +41,18 @@ async def test_one_household_climbs_from_operator_to_decree_and_cek_bansos(ladde
     sheet = await ladder.http.get(f"{ladder.endpoints.decree}/v1/decrees/{draft['id']}/beneficiaries",
                                   params={"format": "xlsx"}, headers=ladder.headers(Role.MENSOS))
     assert sheet.status_code == 200 and sheet.content[:2] == b"PK"  # an XLSX is a zip
+
+    # On Kafka: the issued event carries no list; this household's entry is an event of its own,
+    # keyed by the household, with no NIK or name in it.
+    def said(record, type_):
+        return dict(record.headers or ()).get("event_type") == type_.encode()
+    (entry,) = await read_topic(kafka_bootstrap, topics.DECREES, lambda r: said(r, "decree.beneficiary_status_changed.v1")
+                                and r.key == household["id"].encode())
+    assert proposal["id"].encode() in entry.value and issued["number"].encode() in entry.value
+    assert not any(m["nik"].encode() in entry.value or m["name"].encode() in entry.value for m in family["members"])
+    (summary,) = await read_topic(kafka_bootstrap, topics.DECREES, lambda r: r.key == draft["id"].encode()
+                                  and said(r, "decree.decree_issued.v2") and issued["number"].encode() in r.value)
+    assert b'"list_url"' in summary.value and b'"beneficiaries"' not in summary.value
 
     decreed = await ladder.wait_case(proposal["id"], VILLAGE, stage="decreed")
     assert [h["stage"] for h in decreed["history"]] == ["submitted", "verified", "validated", "approved", "decreed"]

@@ -33,6 +33,18 @@ def outbox_entry(envelope: Envelope, key: str) -> dict[str, Any]:
             "value": envelope.model_dump_json()}
 
 
+async def publish_entry(transport: Transport, entry: Entry) -> None:
+    """Sends one outbox-shaped entry (`outbox_entry`), in the trace of the write that made it.
+    The relay uses it, and so does a service publishing events that are rows of their own."""
+    env = Envelope.model_validate_json(entry["value"])
+    token = tracing.attach(env.trace)  # continue the trace of the write that made it
+    try:
+        headers = {"event_type": env.type, "event_id": env.event_id, "correlation_id": env.correlation_id}
+        await transport.publish(entry["topic"], entry["key"], entry["value"].encode(), headers)
+    finally:
+        tracing.detach(token)
+
+
 SWEEP_SHARE = 0.02  # the most of the time a relay spends sweeping, whatever the data size
 
 
@@ -90,13 +102,7 @@ class OutboxRelay:
         return sum(self._waiting_in(name) for name in self._fresh)
 
     async def _publish(self, entry: Entry) -> None:
-        env = Envelope.model_validate_json(entry["value"])
-        token = tracing.attach(env.trace)  # continue the trace of the write that made it
-        try:
-            headers = {"event_type": env.type, "event_id": env.event_id, "correlation_id": env.correlation_id}
-            await self._transport.publish(entry["topic"], entry["key"], entry["value"].encode(), headers)
-        finally:
-            tracing.detach(token)
+        await publish_entry(self._transport, entry)
 
     async def _publish_document(self, entries: list[Entry]) -> None:
         async with self._parallel:  # documents side by side; within one, strictly in order

@@ -6,6 +6,7 @@ and kinds of reason: never a NIK, a name, an id or a free text, so no label carr
 data and none grows without bound. Each service is its own process, so prometheus-client's
 process-wide default collection is the service's."""
 
+import logging
 import weakref
 from collections.abc import Callable, Iterable
 
@@ -13,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, His
 from prometheus_client.core import GaugeMetricFamily
 
 __all__ = ["CONTENT_TYPE_LATEST", "render", "HTTP_DURATION", "BATCH_SIZE", "CONSUMED", "CONSUMER_LAG", "DEAD_LETTERS",
-           "OUTBOX_PUBLISHED", "OUTSIDE_DURATION", "on_scrape"]
+           "OUTBOX_PUBLISHED", "OUTSIDE_DURATION", "UNMATCHED", "count_unmatched", "on_scrape"]
 
 HTTP_DURATION = Histogram("http_server_request_duration_seconds", "HTTP requests by route, method and status",
                           ["http_route", "http_request_method", "http_response_status_code"],
@@ -27,8 +28,26 @@ CONSUMER_LAG = Gauge("siks_consumer_lag", "records behind the partition's end, a
                      ["topic", "partition"])
 DEAD_LETTERS = Counter("siks_dead_letters_total", "records sent to a dead-letter topic", ["topic", "reason"])
 OUTBOX_PUBLISHED = Counter("siks_outbox_published_total", "outbox entries published", ["collection"])
+UNMATCHED = Counter("siks_events_unmatched_total",
+                    "events about a record this service does not hold: counted and logged, not dead-lettered",
+                    ["type"])
 OUTSIDE_DURATION = Histogram("siks_outside_request_duration_seconds", "calls to outside systems, retries included",
                              ["system", "outcome"], buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+
+UNMATCHED_LOG_EVERY = 1000
+
+
+def count_unmatched(event_type: str, log: logging.Logger) -> None:
+    """An event about a record this service never held (another system's, or one made before
+    it started): nothing to decide, and no reason to dead-letter it, but not dropped
+    silently either. Counted; logged on the first and then every thousandth, without ids."""
+    counter = UNMATCHED.labels(event_type)
+    counter.inc()
+    seen = int(counter._value.get())
+    if seen == 1 or seen % UNMATCHED_LOG_EVERY == 0:
+        log.warning("%d %s events so far about records this service does not hold (siks_events_unmatched_total)",
+                    seen, event_type)
+
 
 Sample = tuple[str, str, dict[str, str], float]  # (name, help, labels, value)
 _live: list[weakref.WeakMethod | Callable[[], Iterable[Sample]]] = []

@@ -75,8 +75,10 @@ def create_service_app(
     transport: Transport | None = None,
     clock: Clock | None = None,
     background: Callable[[Any], Awaitable[None]] | None = None,
+    publisher: Callable[[Any, Transport], Awaitable[None]] | None = None,
 ) -> FastAPI:
-    """`background(deps)`, when given, runs as a task from start-up until shutdown cancels it."""
+    """`background(deps)`, when given, runs as a task from start-up until shutdown cancels it;
+    so does `publisher(deps, transport)`, for events a service sends besides its outbox."""
     provider = setup_tracing(spec.name)
     clock = clock or clock_from(settings.now, settings.now_anchor)
 
@@ -97,6 +99,8 @@ def create_service_app(
         tasks = [relay_task]
         if background is not None:
             tasks.append(asyncio.create_task(background(deps), name=f"{spec.name}-background"))
+        if publisher is not None:
+            tasks.append(asyncio.create_task(publisher(deps, bus), name=f"{spec.name}-publisher"))
         app.state.runtime = Runtime(settings, db, bus, clock, deps, relay, consumer)
         log.info("%s ready on port %s", spec.name, settings.port)
         try:

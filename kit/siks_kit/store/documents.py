@@ -6,7 +6,7 @@ A write that adds outbox entries calls `on_write(collection, _id, entries)`, so 
 publishes those entries at once, from memory, without reading them back or scanning for work.
 """
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from pymongo import AsyncMongoClient, ReturnDocument
@@ -32,6 +32,10 @@ class Collection(Protocol):
     async def find_one(self, filter: Mapping[str, Any], projection: Mapping[str, Any] | None = None) -> Document | None: ...
     async def find(self, filter: Mapping[str, Any], *, sort: Sort | None = None, limit: int = 0,
                    skip: int = 0, projection: Mapping[str, Any] | None = None) -> list[Document]: ...
+    def iterate(self, filter: Mapping[str, Any], *, sort: Sort | None = None,
+                projection: Mapping[str, Any] | None = None, batch_size: int = 1000) -> AsyncIterator[Document]:
+        """The matching documents one at a time from one server-side cursor that fetches
+        `batch_size` at a time: a result of any size is read without holding it."""
     async def update_one(self, filter: Mapping[str, Any], update: Mapping[str, Any], *, upsert: bool = False) -> bool:
         """True when a document matched (or was created by the upsert); an upsert that collides
         with an existing _id raises DuplicateKey."""
@@ -45,6 +49,8 @@ class Collection(Protocol):
     def handed_over(self, doc_id: Any, entries: list[Document]) -> None:
         """Hands the relay outbox entries that a write put in place other than by adding
         them (a `$rename` of entries held back until the document became visible)."""
+
+    async def delete_many(self, filter: Mapping[str, Any]) -> int: ...  # how many went
     async def count(self, filter: Mapping[str, Any]) -> int: ...
     async def create_index(self, keys: Sort, *, unique: bool = False, name: str | None = None) -> None: ...
     async def increment(self, counter_id: str) -> int: ...  # atomic; 1 on first use
@@ -145,6 +151,14 @@ class MongoCollection:
             cursor = cursor.sort(list(sort))
         return await cursor.to_list(None)
 
+    async def iterate(self, filter, *, sort=None, projection=None, batch_size: int = 1000):
+        cursor = self._raw.find(filter, projection, batch_size=batch_size, sort=list(sort) if sort else None)
+        try:
+            async for doc in cursor:
+                yield doc
+        finally:
+            await cursor.close()
+
     async def update_one(self, filter, update, *, upsert: bool = False) -> bool:
         # One command: the server applies the guards atomically (MongoDB does; our FerretDB
         # build locks the collection from read to write) and narrows by _id through its index.
@@ -180,6 +194,9 @@ class MongoCollection:
 
     def handed_over(self, doc_id, entries) -> None:
         self._on_write(self.name, doc_id, entries)
+
+    async def delete_many(self, filter) -> int:
+        return (await self._raw.delete_many(filter)).deleted_count
 
     async def count(self, filter) -> int:
         return await self._raw.count_documents(filter)

@@ -9,7 +9,7 @@ from siks_kit.bus.transport import Transport
 
 from .api.routes import router
 from .config import Settings
-from .handlers import DecreeDeps
+from .handlers import DecreeDeps, run_publisher
 from .messaging import SPEC, subscriptions
 
 
@@ -20,6 +20,7 @@ def build_app(settings: Settings | None = None, *, database: Database | None = N
         SPEC, settings, routers=[router],
         make_deps=lambda db, clk, _s: DecreeDeps.build(db, clk),
         make_handlers=subscriptions, database=database, transport=transport, clock=clock,
+        publisher=run_publisher,
     )
     app.state.public_rate_limit = RateLimit(settings.public_requests_per_minute)
     return app

@@ -10,6 +10,7 @@ from openpyxl import load_workbook
 from siks_contracts import topics
 from siks_contracts.actor import Actor
 from siks_contracts.enums import Program, Role, Stage
+from siks_contracts.envelope import Envelope
 from siks_contracts.events import CaseStageChanged
 from siks_kit.web.auth import issue_token
 from siks_kit.runtime.clock import FixedClock
@@ -44,6 +45,13 @@ def world():
     return deps, Consumer("decree", bus, subscriptions(deps)), db
 
 
+async def sent_beneficiaries(deps) -> list[bytes]:
+    """What the publisher sends for the issued decrees not yet sent: one record per entry."""
+    bus = MemoryTransport()
+    await handlers.publish_beneficiaries(deps, bus)
+    return [r.value for r in bus.on(topics.DECREES)]
+
+
 async def issue_one(deps, consumer, db):
     env = envelope(approved())
     for _ in range(2):  # a redelivered approval adds no second candidate
@@ -51,8 +59,8 @@ async def issue_one(deps, consumer, db):
     await consumer.process(topics.CASES, envelope(approved("p-2", Stage.VALIDATED)).model_dump_json().encode(), {})
     draft = decree_out(await handlers.draft(deps, MENSOS, DraftDecree(program="PKH", period="2026-12")))
     issued = decree_out(await handlers.issue(deps, MENSOS, draft.id))
-    entry = db.collection("decrees")._raw.find_one({"_id": draft.id})["outbox"][0]
-    return draft.model_dump(mode="json"), issued.model_dump(mode="json"), entry
+    (sent,) = await sent_beneficiaries(deps)
+    return draft.model_dump(mode="json"), issued.model_dump(mode="json"), sent
 
 
 async def test_candidates_are_counted_before_the_draft(world):
@@ -68,6 +76,10 @@ async def test_draft_then_issue_freezes_a_numbered_hashed_list(world):
     assert draft["status"] == "draft" and draft["count"] == 1
     assert issued["status"] == "issued" and issued["number"] == "1/HUK/2026" and issued["count"] == 1
     assert issued["content_hash"] == draft["content_hash"] and issued["content_hash"].startswith("sha256:")
+    (outbox,) = db.collection("decrees")._raw.find_one({"_id": draft["id"]})["outbox"]
+    said = Envelope.model_validate_json(outbox["value"])
+    assert said.type == "decree.decree_issued.v2" and said.payload["count"] == 1 and "beneficiaries" not in said.payload
+    assert said.payload["list_url"] == f"/v1/decrees/{draft['id']}/beneficiaries"
     again = await handlers.issue(deps, MENSOS, draft["id"])  # harmless: the same SK, nothing published again
     assert again.number == issued["number"] and len(db.collection("decrees")._raw.find_one({"_id": draft["id"]})["outbox"]) == 1
 
@@ -84,7 +96,7 @@ async def test_own_decree_event_fills_cek_bansos_once(world):
     deps, consumer, db = world
     _, issued, entry = await issue_one(deps, consumer, db)
     for _ in range(2):
-        await consumer.process(topics.DECREES, entry["value"].encode(), {})
+        await consumer.process(topics.DECREES, entry, {})
     assert (await handlers.public_status(deps, "3204052609800001", "  agus "))["status"] == "beneficiary"
     found = await handlers.public_status(deps, "3204052609800001", "Agus")
     assert found["status"] == "beneficiary" and found["programs"] == [
@@ -164,15 +176,15 @@ def removal(proposal_id="p-9", at=datetime(2027, 1, 18, 3, tzinfo=UTC)):
 async def test_an_ineligibility_removes_the_household_at_the_next_decree_and_cek_bansos_says_since_when_and_why(world):
     deps, consumer, db = world
     _, first, entry = await issue_one(deps, consumer, db)
-    await consumer.process(topics.DECREES, entry["value"].encode(), {})
+    await consumer.process(topics.DECREES, entry, {})
     await consumer.process(topics.CASES, envelope(removal()).model_dump_json().encode(), {})
     second = await handlers.draft(deps, MENSOS, DraftDecree(program="PKH", period="2027-01"))
-    assert [(e.change, e.reason) for e in second.entries] == [("removed", "ineligible")]
+    assert [(e.change, e.reason) async for e in deps.entries.listed(second.id)] == [("removed", "ineligible")]
     await handlers.issue(deps, MENSOS, second.id)
-    raw = db.collection("decrees")._raw.find_one({"_id": second.id})["outbox"][0]["value"]
-    assert '"change":"removed"' in raw and '"reason":"ineligible"' in raw
-    await consumer.process(topics.DECREES, raw.encode(), {})
-    await consumer.process(topics.DECREES, entry["value"].encode(), {})  # the older decree heard again: no change
+    (raw,) = await sent_beneficiaries(deps)
+    assert b'"change":"removed"' in raw and b'"reason":"ineligible"' in raw
+    await consumer.process(topics.DECREES, raw, {})
+    await consumer.process(topics.DECREES, entry, {})  # the older decree heard again: no change
     found = await handlers.public_status(deps, "3204052609800001", "Agus")
     assert found["status"] == "not_listed"
     (pkh,) = found["programs"]
@@ -188,14 +200,17 @@ async def test_drafting_twice_is_one_draft_and_a_failed_draft_releases_its_cases
     first = await handlers.draft(deps, MENSOS, DraftDecree(program="PKH", period="2026-12"))
     await consumer.process(topics.CASES, envelope(approved("p-2")).model_dump_json().encode(), {})
     again = await handlers.draft(deps, MENSOS, DraftDecree(program="PKH", period="2026-12"))
-    assert again.id == first.id and [e.proposal_id for e in again.entries] == ["p-1", "p-2"]
+    assert again.id == first.id and [e.proposal_id async for e in deps.entries.listed(again.id)] == ["p-1", "p-2"]
+    assert again.count == 2 and db.collection("decree_entries")._raw.count_documents({}) == 2  # replaced, not doubled
     released = await handlers.abandon(deps, MENSOS, again.id)
     assert released == 2 and (await handlers.candidate_count(deps, MENSOS, Program.PKH, "2026-12"))["count"] == 2
 
     async def broken(decree_id):
         raise RuntimeError("database went away half-way")
+        yield  # an async generator, as the store's
     monkeypatch.setattr(deps.candidates, "claimed", broken)
     with pytest.raises(RuntimeError):
         await handlers.draft(deps, MENSOS, DraftDecree(program="PKH", period="2026-12"))
     assert (await handlers.candidate_count(deps, MENSOS, Program.PKH, "2026-12"))["count"] == 2  # none stranded
     assert db.collection("decrees")._raw.find_one({"_id": "PKH-2026-12"}) is None
+    assert db.collection("decree_entries")._raw.count_documents({}) == 0  # its entries went with it

@@ -5,6 +5,7 @@ Rules live in domain/ (Household, Proposal); the order of the writes that span d
 """
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,7 +15,7 @@ from pydantic import BaseModel
 from siks_contracts.actor import Actor
 from siks_contracts.enums import Program, Role
 from siks_contracts.envelope import Envelope, new_envelope
-from siks_contracts.events import Beneficiary, CaseStageChanged, DecreeIssued
+from siks_contracts.events import BeneficiaryStatusChanged, CaseStageChanged, DecreeIssued
 from siks_contracts.schedule import Calendar
 from siks_kit.web.auth import require_role, require_scope
 from siks_kit.runtime.clock import Clock
@@ -22,6 +23,7 @@ from siks_kit.bus.outbox import outbox_entry
 from siks_kit.web.batch import BatchLedger, BatchResults, answer_batch, item_id
 from siks_kit.web.problems import Conflict, NotFound, Problem
 from siks_kit.store.documents import Database, DuplicateKey
+from siks_kit.observability.metrics import count_unmatched
 from siks_kit.observability.tracing import current_trace_context
 
 from .commands import AmendHousehold, MemberIn, RegisterHousehold, SubmitProposal
@@ -32,6 +34,7 @@ from .store.repositories import HouseholdStore, NikClaims, ProposalStore
 from .views import HouseholdOut, HouseholdPage, ProposalOut
 
 SERVICE = "registry"
+log = logging.getLogger(__name__)
 RETRIES = 5  # of a read-decide-write whose guarded write found the document changed
 RACING_ATTEMPT = "an earlier attempt at this item is still under way; repeat the request shortly"
 
@@ -452,24 +455,35 @@ async def on_case_stage_changed(deps: RegistryDeps, envelope: Envelope, case: Ca
 
 
 async def on_decree_issued(deps: RegistryDeps, envelope: Envelope, decree: DecreeIssued) -> None:
-    """Each entry: the household joins (added) or leaves (removed) the programme, the proposal
-    is decreed and its slot released."""
-    for entry in decree.beneficiaries:
-        await _apply_entry(deps, decree, entry)
-        for _ in range(RETRIES):
-            proposal = await deps.proposals.get(entry.proposal_id)
-            decreed = proposal.on_decreed(decree, deps.clock.now()) if proposal else None
-            if decreed is None or await deps.proposals.save(decreed, expected=proposal):
-                break
-        await deps.households.release_slot(entry.household_id, decree.program, entry.proposal_id)
+    """A deprecated v1 record (replays): the same as each of its entries' events."""
+    for entry in decree.changes():
+        await on_beneficiary_status_changed(deps, envelope, entry)
 
 
-async def _apply_entry(deps: RegistryDeps, decree: DecreeIssued, entry: Beneficiary) -> None:
+async def on_beneficiary_status_changed(deps: RegistryDeps, envelope: Envelope, entry: BeneficiaryStatusChanged) -> None:
+    """One entry of an issued decree: the household joins (added) or leaves (removed) the
+    programme, the proposal is decreed and its slot released. An entry about a household and
+    proposal this register never held is counted, not dropped silently (count_unmatched)."""
+    household_found = await _apply_entry(deps, entry)
+    proposal = None
+    for _ in range(RETRIES):
+        proposal = await deps.proposals.get(entry.proposal_id)
+        decreed = proposal.on_decreed(entry, deps.clock.now()) if proposal else None
+        if decreed is None or await deps.proposals.save(decreed, expected=proposal):
+            break
+    if not household_found and proposal is None:
+        count_unmatched(envelope.type, log)
+        return
+    await deps.households.release_slot(entry.household_id, entry.program, entry.proposal_id)
+
+
+async def _apply_entry(deps: RegistryDeps, entry: BeneficiaryStatusChanged) -> bool:
+    """Whether the household is held here."""
     for _ in range(RETRIES):
         household = await deps.households.get(entry.household_id)
         if household is None:
-            return
-        changed = household.apply_decree(decree, entry, deps.clock.now())
+            return False
+        changed = household.apply_decree(entry, deps.clock.now())
         if changed is None or await deps.households.save(changed, expected_version=household.version):
-            return
+            return True
     raise RuntimeError(f"household {entry.household_id} kept changing; the event will be delivered again")

@@ -11,7 +11,8 @@ from fastapi.testclient import TestClient
 from siks_contracts import topics
 from siks_contracts.actor import Actor
 from siks_contracts.enums import Role
-from siks_contracts.events import Beneficiary, CaseStageChanged, DecreeIssued
+from siks_contracts.events import Beneficiary, BeneficiaryStatusChanged, CaseStageChanged, DecreeIssued
+from siks_kit.observability.metrics import UNMATCHED
 from siks_contracts.schedule import DEFAULT_CALENDAR
 from siks_kit.runtime.clock import FixedClock
 from siks_testkit.memory import MemoryDatabase, MemoryTransport, Record
@@ -222,10 +223,35 @@ def test_an_approved_update_ends_the_proposal_and_frees_the_slot(env):
 
 # ------------------------------------------------------------------ decrees
 def decree(hid, pid, change="added", decree_id="d1", reason=None):
+    """One entry of an issued decree, as the decree service sends it (no names, no NIKs)."""
+    return BeneficiaryStatusChanged(decree_id=decree_id, number=f"{decree_id}/HUK/2026", program="PKH",
+                                    period="2026-12", issued_at=IN_WINDOW, proposal_id=pid, household_id=hid,
+                                    region_code=VILLAGE, change=change, reason=reason)
+
+
+def decree_v1(hid, pid, decree_id="d1"):
+    """A deprecated v1 record holding the whole list, as a replay of old records brings it."""
     return DecreeIssued(decree_id=decree_id, number=f"{decree_id}/HUK/2026", program="PKH", period="2026-12",
                         issued_at=IN_WINDOW, count=1, content_hash="h",
-                        beneficiaries=[Beneficiary(proposal_id=pid, household_id=hid, region_code=VILLAGE,
-                                                   change=change, reason=reason)])
+                        beneficiaries=[Beneficiary(proposal_id=pid, household_id=hid, region_code=VILLAGE)])
+
+
+def test_a_replayed_v1_decree_record_has_the_same_effect(env):
+    client, _, bus, _ = env
+    h = create(client)
+    p = propose(client, h["id"])
+    deliver(client, bus, topics.DECREES, decree_v1(h["id"], p["id"]), times=2)
+    after = client.get(f"/v1/households/{h['id']}", headers=auth()).json()
+    assert after["status"] == "beneficiary" and after["version"] == 2 and after["open_proposals"] == {}
+    assert client.get(f"/v1/proposals/{p['id']}", headers=auth()).json()["status"] == "decreed"
+
+
+def test_an_entry_about_a_household_never_registered_here_is_counted_not_dead_lettered(env):
+    client, _, bus, _ = env
+    before = UNMATCHED.labels("decree.beneficiary_status_changed.v1")._value.get()
+    deliver(client, bus, topics.DECREES, decree("h-elsewhere", "p-elsewhere"), times=2)
+    assert UNMATCHED.labels("decree.beneficiary_status_changed.v1")._value.get() == before + 2
+    assert bus.on(topics.dead_letter(topics.DECREES)) == []
 
 
 def test_a_decree_adds_then_removes_the_household_and_ends_the_proposals(env):

@@ -53,7 +53,7 @@ def decree(change=EntryChange.ADDED, decree_id="d1", program=Program.PKH, reason
 
 def beneficiary_of(program=Program.PKH) -> Household:
     d = decree(program=program)
-    return register().apply_decree(d, d.beneficiaries[0], NOW)
+    return register().apply_decree(d.changes()[0], NOW)
 
 
 # ------------------------------------------------------------------ registration rules
@@ -151,18 +151,18 @@ def test_decree_entry_added_makes_the_household_active_and_releases_the_slot():
     from dataclasses import replace
     h = replace(h, open_proposals={Program.PKH: "p1", Program.BPNT: "p2"})
     d = decree()
-    after = h.apply_decree(d, d.beneficiaries[0], NOW)
+    after = h.apply_decree(d.changes()[0], NOW)
     assert after.status == BENEFICIARY and after.is_active_in(Program.PKH) and after.version == 2
     (pkh,) = after.programs
     assert (pkh.period, pkh.decree_number, pkh.decree_id, pkh.reason) == ("2026-12", "d1/HUK/2026", "d1", None)
     assert after.open_proposals == {Program.BPNT: "p2"}
-    assert after.apply_decree(d, d.beneficiaries[0], NOW) is None  # redelivered: nothing
+    assert after.apply_decree(d.changes()[0], NOW) is None  # redelivered: nothing
 
 
 def test_decree_entry_removed_makes_it_inactive_with_reason_and_sk():
     active = beneficiary_of(Program.PKH)
     d = decree(EntryChange.REMOVED, decree_id="d2", reason=RemovalReason.INELIGIBLE, proposal_id="p9")
-    after = active.apply_decree(d, d.beneficiaries[0], NOW)
+    after = active.apply_decree(d.changes()[0], NOW)
     (pkh,) = after.programs
     assert not pkh.active and pkh.reason == RemovalReason.INELIGIBLE and pkh.decree_number == "d2/HUK/2026"
     assert after.status == REGISTERED  # active in no programme any more
@@ -171,9 +171,9 @@ def test_decree_entry_removed_makes_it_inactive_with_reason_and_sk():
 def test_beneficiary_while_active_in_any_programme():
     both = beneficiary_of(Program.PKH)
     d = decree(decree_id="d3", program=Program.BPNT)
-    both = both.apply_decree(d, d.beneficiaries[0], NOW)
+    both = both.apply_decree(d.changes()[0], NOW)
     d = decree(EntryChange.REMOVED, decree_id="d4", reason=RemovalReason.INELIGIBLE)
-    assert both.apply_decree(d, d.beneficiaries[0], NOW).status == BENEFICIARY  # still in BPNT
+    assert both.apply_decree(d.changes()[0], NOW).status == BENEFICIARY  # still in BPNT
 
 
 # ------------------------------------------------------------------ NIK claims
@@ -280,5 +280,5 @@ def test_approved_ends_only_an_update():
 
 def test_decreed_ends_the_proposal_once():
     p = Proposal("p1", "h1", ProposalKind.DTKS_NEW, Program.PKH, VILLAGE, SUBMITTED, NOW)
-    decreed = p.on_decreed(decree(), NOW)
-    assert decreed.status == DECREED and decreed.ended and decreed.on_decreed(decree(), NOW) is None
+    decreed = p.on_decreed(decree().changes()[0], NOW)
+    assert decreed.status == DECREED and decreed.ended and decreed.on_decreed(decree().changes()[0], NOW) is None

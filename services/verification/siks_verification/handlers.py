@@ -2,18 +2,20 @@
 in domain/ladder.py), store the case and its events in one write. No rule is decided here."""
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from siks_contracts.actor import Actor, system_actor
 from siks_contracts.envelope import Envelope, TraceContext, new_envelope
-from siks_contracts.events import ChecksCompleted, ChecksPending, DecreeIssued, ProposalSubmitted
+from siks_contracts.events import BeneficiaryStatusChanged, ChecksCompleted, ChecksPending, DecreeIssued, ProposalSubmitted
 from siks_kit.runtime.clock import Clock
 from siks_kit.bus.consumer import Item
 from siks_kit.bus.outbox import outbox_entry
 from siks_kit.web.problems import PROBLEM, Conflict, NotFound, Problem
 from siks_kit.store.documents import Database
+from siks_kit.observability.metrics import count_unmatched
 from siks_kit.observability.tracing import link_current_span
 
 from .commands import Approve, Validate, Verify, WithReason
@@ -24,6 +26,8 @@ from .store.cases import CaseStore
 SERVICE = "verification"
 # A bulk handler's answer for an event it leaves to the one-at-a-time handler.
 _ONE_AT_A_TIME = LookupError("decided one at a time")
+
+log = logging.getLogger(__name__)
 WRITE_ATTEMPTS = 5  # conditional writes that lost to a concurrent one: load again and decide again
 
 # How each kind of refusal reaches a person: status and problem type (docs/problems.md).
@@ -180,19 +184,29 @@ async def _record(deps: VerificationDeps, case_id: str, field: str, payload: Any
 
 
 async def on_decree_issued(deps: VerificationDeps, envelope: Envelope, d: DecreeIssued) -> None:
-    """Each case the decree lists takes the ladder's `decree` step; one already decreed stays."""
-    ref = DecreeRef(d.decree_id, d.number, d.program)
-    for entry in d.beneficiaries:
-        case = await deps.cases.get(entry.proposal_id)
-        if case is None or case.decree_id == d.decree_id:
-            continue  # not ours, or a redelivery
-        try:
-            # The decree service takes the ladder's system step, for the Minister who issued it.
-            decision = case.act(Action.DECREE, system_actor(envelope.producer), deps.clock.now(),
-                                Command(decree=ref, by=envelope.actor), deps.rules)
-        except Refused:
-            continue  # the case is not at `approved` (it cannot be: the decree took approved cases only)
-        await _save(deps, case, decision, envelope.actor, envelope)
+    """A deprecated v1 record (replays): the same as each of its entries' events."""
+    for entry in d.changes():
+        await on_beneficiary_status_changed(deps, envelope, entry)
+
+
+async def on_beneficiary_status_changed(deps: VerificationDeps, envelope: Envelope,
+                                        entry: BeneficiaryStatusChanged) -> None:
+    """The case an issued decree lists takes the ladder's `decree` step; one already decreed
+    stays. A case this service never held is counted, not dropped silently."""
+    case = await deps.cases.get(entry.proposal_id)
+    if case is None:
+        count_unmatched(envelope.type, log)
+        return
+    if case.decree_id == entry.decree_id:
+        return  # a redelivery
+    try:
+        # The decree service takes the ladder's system step, for the Minister who issued it.
+        decision = case.act(Action.DECREE, system_actor(envelope.producer), deps.clock.now(),
+                            Command(decree=DecreeRef(entry.decree_id, entry.number, entry.program), by=envelope.actor),
+                            deps.rules)
+    except Refused:
+        return  # the case is not at `approved` (it cannot be: the decree took approved cases only)
+    await _save(deps, case, decision, envelope.actor, envelope)
 
 
 # ---------------------------------------------------------------------- people acting

@@ -6,7 +6,7 @@ import pytest
 from siks_contracts import topics
 from siks_contracts.actor import Actor
 from siks_contracts.enums import Role
-from siks_contracts.events import CheckResult, ChecksCompleted, DecreeIssued, Beneficiary
+from siks_contracts.events import Beneficiary, BeneficiaryStatusChanged, CheckResult, ChecksCompleted, DecreeIssued
 from siks_kit.runtime.clock import FixedClock
 from siks_kit.bus.consumer import Consumer
 from siks_testkit.memory import MemoryDatabase, MemoryTransport
@@ -112,11 +112,16 @@ async def test_full_climb_roles_scope_and_decree(world):
     assert validated.desil == 2
     approved, period = await handlers.approve_batch(deps, REGENT, Approve(case_ids=["p-1"], reference="BA-01"))
     assert [c.proposal_id for c in approved] == ["p-1"] and period == "2026-12"
-    decree = envelope(DecreeIssued(decree_id="d-1", number="1/HUK/2026", program="PKH", period="2026-12",
-                                   issued_at=datetime(2026, 12, 20, tzinfo=UTC), count=1, content_hash="sha256:x",
-                                   beneficiaries=[Beneficiary(proposal_id="p-1", household_id="h-1",
-                                                              region_code=VILLAGE)]), actor=MENSOS, producer="decree")
+    decree = envelope(BeneficiaryStatusChanged(decree_id="d-1", number="1/HUK/2026", program="PKH",
+                                               period="2026-12", issued_at=datetime(2026, 12, 20, tzinfo=UTC),
+                                               proposal_id="p-1", household_id="h-1", region_code=VILLAGE),
+                      actor=MENSOS, producer="decree")
+    replayed_v1 = envelope(DecreeIssued(decree_id="d-1", number="1/HUK/2026", program="PKH", period="2026-12",
+                                        issued_at=datetime(2026, 12, 20, tzinfo=UTC), count=1, content_hash="sha256:x",
+                                        beneficiaries=[Beneficiary(proposal_id="p-1", household_id="h-1",
+                                                                   region_code=VILLAGE)]), actor=MENSOS, producer="decree")
     await deliver(consumer, topics.DECREES, decree)
+    await deliver(consumer, topics.DECREES, replayed_v1)  # an old record replayed: the same decree, nothing new
     events_before = len(outbox(db))
     await deliver(consumer, topics.DECREES, decree)
     case = case_out(await handlers.read_case(deps, SUPERVISOR, "p-1")).model_dump(mode="json")

@@ -2,14 +2,17 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+import os
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
 from siks_contracts.enums import Program
 from siks_kit.web.auth import CurrentActor
 from siks_kit.web.problems import problem_responses
 from siks_kit.runtime.service import deps_of
 
 from .. import handlers
-from ..commands import (PERIOD, AbandonOut, BeneficiaryList, BeneficiaryRow, CandidateOut, CandidatesOut, DecreeOut, DraftDecree,
+from ..commands import (PERIOD, AbandonOut, BeneficiaryList, CandidateOut, CandidatesOut, DecreeOut, DraftDecree,
                         PublicStatusOut, StatusQuery)
 from ..domain.decree import Decree
 from ..handlers import DecreeDeps
@@ -26,7 +29,7 @@ def _public_limit(request: Request) -> None:
 
 def decree_out(d: Decree) -> DecreeOut:
     return DecreeOut(id=d.id, program=d.program, period=d.period, status=d.status.value, number=d.number,
-                     issued_at=d.issued_at, count=len(d.entries), content_hash=d.content_hash, drafted_at=d.drafted_at)
+                     issued_at=d.issued_at, count=d.count, content_hash=d.content_hash, drafted_at=d.drafted_at)
 
 
 @router.post("/decrees", status_code=201, tags=["decrees"])
@@ -68,15 +71,19 @@ async def read(decree_id: str, actor: CurrentActor, deps: Deps) -> DecreeOut:
 @router.get("/decrees/{decree_id}/beneficiaries", tags=["decrees"], response_model=BeneficiaryList,
             responses={200: {"content": {"text/csv": {}, XLSX: {}}}})
 async def beneficiaries(decree_id: str, actor: CurrentActor, deps: Deps,
-                        format: Annotated[str, Query(pattern="^(json|csv|xlsx)$")] = "json") -> Response | BeneficiaryList:
-    """The frozen list, within the caller's region: JSON, or a file (`format=csv|xlsx`)."""
+                        format: Annotated[str, Query(pattern="^(json|csv|xlsx)$")] = "json") -> StreamingResponse:
+    """The frozen list, within the caller's region, in proposal order: JSON, or a file
+    (`format=csv|xlsx`). Streamed as the rows are read, whatever the list's size."""
     decree, rows = await handlers.beneficiaries(deps, actor, decree_id)
-    if format == "json":
-        return BeneficiaryList(decree=decree_out(decree), count=len(rows), items=[BeneficiaryRow(**r) for r in rows])
     about = decree_out(decree).model_dump(mode="json")
-    body, media = (exports.as_csv(rows), "text/csv") if format == "csv" else (exports.as_xlsx(about, rows), XLSX)
-    return Response(body, media_type=media,
-                    headers={"Content-Disposition": f'attachment; filename="sk-{decree_id}.{format}"'})
+    if format == "json":
+        return StreamingResponse(exports.json_stream(about, rows), media_type="application/json")
+    attachment = {"Content-Disposition": f'attachment; filename="sk-{decree_id}.{format}"'}
+    if format == "csv":
+        return StreamingResponse(exports.csv_stream(rows), media_type="text/csv", headers=attachment)
+    path = await exports.xlsx_file(about, rows)
+    return StreamingResponse(exports.file_stream(path), media_type=XLSX,
+                             headers={**attachment, "Content-Length": str(os.path.getsize(path))})
 
 
 @router.post("/public/status", tags=["public"], dependencies=[Depends(_public_limit)],

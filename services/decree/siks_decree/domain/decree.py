@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -14,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from siks_contracts.actor import Actor
 from siks_contracts.enums import EntryChange, Program, ProposalKind, RemovalReason, Stage
-from siks_contracts.events import Beneficiary, CaseStageChanged, DecreeIssued, HouseholdSnapshot
+from siks_contracts.events import BeneficiaryStatusChanged, CaseStageChanged, DecreeIssuedV2, HouseholdSnapshot
 
 
 class Status(StrEnum):
@@ -101,24 +103,64 @@ class Candidate:
         return cls(entry, c.program, period, c.at, c.approval_reference)
 
 
-def content_hash(program: str, period: str, entries: list[Entry]) -> str:
+class ListHash:
+    """The content hash of a decree's list, fed one entry at a time in proposal order, so a
+    list of any size is hashed without holding it: SHA-256 over the canonical JSON
+    `{"entries": [[proposal_id, household_id, region_code, change, reason], ...], "period",
+    "program"}` (sorted keys, no spaces), the same bytes `json.dumps` gives for the whole list."""
+
+    def __init__(self, program: str, period: str) -> None:
+        self._tail = ("]," + json.dumps({"period": period, "program": program}, separators=(",", ":"),
+                                        sort_keys=True)[1:]).encode()
+        self._sha = hashlib.sha256(b'{"entries":[')
+        self._last: tuple[str, ...] | None = None
+        self.count = 0
+
+    def add(self, e: Entry) -> None:
+        row = (e.proposal_id, e.household_id, e.region_code, e.change.value, e.reason.value if e.reason else "")
+        if self._last is not None and row <= self._last:
+            raise ValueError("entries must come in proposal order, each once")
+        self._sha.update((b"," if self._last is not None else b"") + json.dumps(list(row), separators=(",", ":")).encode())
+        self._last, self.count = row, self.count + 1
+
+    def hexdigest(self) -> str:
+        sha = self._sha.copy()
+        sha.update(self._tail)
+        return "sha256:" + sha.hexdigest()
+
+
+def content_hash(program: str, period: str, entries: Iterable[Entry]) -> str:
     """SHA-256 over the canonical list: anyone holding the list can prove it is the decreed one."""
-    rows = sorted((e.proposal_id, e.household_id, e.region_code, e.change.value, e.reason.value if e.reason else "")
-                  for e in entries)
-    canonical = json.dumps({"program": program, "period": period, "entries": rows},
-                           separators=(",", ":"), sort_keys=True)
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+    hasher = ListHash(program, period)
+    for e in sorted(entries, key=lambda e: e.proposal_id):
+        hasher.add(e)
+    return hasher.hexdigest()
+
+
+# Event ids of an issued decree's events derive from what they say, so publishing them again
+# after a crash gives the same ids and idempotent consumers drop the copies.
+_EVENTS_NS = uuid.UUID("6f1c1f0e-8a53-4c55-9a53-5d1e2a7c0d11")
+
+
+def issued_event_id(decree_id: str) -> str:
+    return str(uuid.uuid5(_EVENTS_NS, f"issued|{decree_id}"))
+
+
+def beneficiary_event_id(decree_id: str, proposal_id: str) -> str:
+    return str(uuid.uuid5(_EVENTS_NS, f"entry|{decree_id}|{proposal_id}"))
 
 
 @dataclass(frozen=True)
 class Decree:
+    """A decree; its entries are rows of their own (one per proposal), never held here."""
+
     id: str
     program: Program
     period: str
     status: Status
     drafted_at: datetime
     drafted_by: str
-    entries: tuple[Entry, ...] = ()
+    count: int = 0
     number: str | None = None
     issued_at: datetime | None = None
     issued_by: str | None = None
@@ -145,16 +187,17 @@ class Decree:
                                 "try again in a moment", decree_id=self.id)
         return replace(self, status=Status.DRAFTING, drafted_at=now, drafted_by=by.sub, version=self.version + 1)
 
-    def drafted(self, entries: list[Entry], by: Actor, now: datetime) -> Decree:
-        if not entries:
+    def drafted(self, listed: ListHash, by: Actor, now: datetime) -> Decree:
+        """The draft of the list `listed` hashed (every entry, in proposal order)."""
+        if not listed.count:
             raise DecreeRefused(f"no approved {self.program} cases wait for a decree in {self.period}")
-        ordered = tuple(sorted(entries, key=lambda e: e.proposal_id))
-        return replace(self, status=Status.DRAFT, entries=ordered, drafted_at=now, drafted_by=by.sub,
-                       content_hash=content_hash(self.program.value, self.period, list(ordered)),
-                       version=self.version + 1)
+        return replace(self, status=Status.DRAFT, count=listed.count, drafted_at=now, drafted_by=by.sub,
+                       content_hash=listed.hexdigest(), version=self.version + 1)
 
-    def issue(self, sequence: int, by: Actor, now: datetime) -> tuple[Decree, DecreeIssued | None]:
-        """Issues the draft; issuing an issued decree changes nothing and says nothing again."""
+    def issue(self, sequence: int, by: Actor, now: datetime) -> tuple[Decree, DecreeIssuedV2 | None]:
+        """Issues the draft; issuing an issued decree changes nothing and says nothing again.
+        The event carries the count, the hash and where to read the list; the list itself goes
+        out as one `beneficiary_changed` per entry."""
         if self.status is Status.ISSUED:
             return self, None
         if self.status is not Status.DRAFT:
@@ -162,13 +205,19 @@ class Decree:
         number = decree_number(sequence, now.year)
         issued = replace(self, status=Status.ISSUED, number=number, issued_at=now, issued_by=by.sub,
                          version=self.version + 1)
-        event = DecreeIssued(
-            decree_id=self.id, number=number, program=self.program, period=self.period, issued_at=now,
-            count=len(self.entries), content_hash=self.content_hash or "",
-            beneficiaries=[Beneficiary(proposal_id=e.proposal_id, household_id=e.household_id,
-                                       region_code=e.region_code, change=e.change, reason=e.reason)
-                           for e in self.entries])
+        event = DecreeIssuedV2(decree_id=self.id, number=number, program=self.program, period=self.period,
+                               issued_at=now, count=self.count, content_hash=self.content_hash or "",
+                               list_url=f"/v1/decrees/{self.id}/beneficiaries")
         return issued, event
+
+    def beneficiary_changed(self, e: Entry) -> BeneficiaryStatusChanged:
+        """What an issued decree's entry says on the bus: no names, no NIKs."""
+        if self.status is not Status.ISSUED or self.number is None or self.issued_at is None:
+            raise DecreeRefused(f"decree {self.id} is not issued")
+        return BeneficiaryStatusChanged(decree_id=self.id, number=self.number, program=self.program,
+                                        period=self.period, issued_at=self.issued_at, proposal_id=e.proposal_id,
+                                        household_id=e.household_id, region_code=e.region_code, change=e.change,
+                                        reason=e.reason)
 
     def may_abandon(self) -> None:
         if self.status is Status.ISSUED:

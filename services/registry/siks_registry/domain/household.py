@@ -18,8 +18,7 @@ from zoneinfo import ZoneInfo
 
 from siks_contracts.enums import EntryChange, Program, Relation, RemovalReason, Sex
 from siks_contracts.events import (
-    Beneficiary,
-    DecreeIssued,
+    BeneficiaryStatusChanged,
     HouseholdRegistered,
     HouseholdSnapshot,
     MemberSnapshot,
@@ -191,21 +190,21 @@ class Household:
             version=self.version + 1, updated_at=now)
         return Amended(amended, tuple(sorted(after - before)), tuple(sorted(before - after)))
 
-    def apply_decree(self, decree: DecreeIssued, entry: Beneficiary, now: datetime) -> Household | None:
+    def apply_decree(self, entry: BeneficiaryStatusChanged, now: datetime) -> Household | None:
         """An issued decree's entry for this household: added -> active in the programme with
         the period and SK; removed -> inactive with the reason and SK. The proposal's slot is
         released. None when this decree was applied already (a redelivery)."""
-        if entry.household_id != self.id or decree.decree_id in self.applied_decrees:
+        if entry.household_id != self.id or entry.decree_id in self.applied_decrees:
             return None
         added = entry.change == EntryChange.ADDED
-        standing = ProgrammeStatus(program=decree.program, active=added, period=decree.period,
-                                   decree_id=decree.decree_id, decree_number=decree.number,
+        standing = ProgrammeStatus(program=entry.program, active=added, period=entry.period,
+                                   decree_id=entry.decree_id, decree_number=entry.number,
                                    proposal_id=entry.proposal_id,
                                    reason=None if added else (entry.reason or RemovalReason.INELIGIBLE))
         slots = {p: pid for p, pid in self.open_proposals.items()
-                 if not (p == decree.program and pid == entry.proposal_id)}
-        return replace(self, programs=(*(p for p in self.programs if p.program != decree.program), standing),
-                       open_proposals=slots, applied_decrees=(*self.applied_decrees, decree.decree_id),
+                 if not (p == entry.program and pid == entry.proposal_id)}
+        return replace(self, programs=(*(p for p in self.programs if p.program != entry.program), standing),
+                       open_proposals=slots, applied_decrees=(*self.applied_decrees, entry.decree_id),
                        version=self.version + 1, updated_at=now)
 
 

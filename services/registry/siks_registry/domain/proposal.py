@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from siks_contracts.enums import Program, ProposalKind, RemovalReason, Stage
-from siks_contracts.events import CaseStageChanged, DecreeIssued, ProposalSubmitted
+from siks_contracts.events import BeneficiaryStatusChanged, CaseStageChanged, ProposalSubmitted
 from siks_contracts.schedule import Calendar
 
 from .household import Household
@@ -116,8 +116,9 @@ class Proposal:
             return replace(self, status=APPROVED, updated_at=now)
         return None
 
-    def on_decreed(self, decree: DecreeIssued, now: datetime) -> Proposal | None:
-        if decree.program != self.program or self.status not in (SUBMITTED, APPROVED):
+    def on_decreed(self, entry: BeneficiaryStatusChanged, now: datetime) -> Proposal | None:
+        """Its decree's entry: the proposal is decreed (and ends). None on a redelivery."""
+        if entry.proposal_id != self.id or entry.program != self.program or self.status not in (SUBMITTED, APPROVED):
             return None
         return replace(self, status=DECREED, updated_at=now)
 
