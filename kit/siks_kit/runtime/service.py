@@ -222,7 +222,7 @@ def _install_operational_routes(app: FastAPI, spec: ServiceSpec, clock: Clock) -
         return document
 
 
-def deps_of(request: Request) -> Any:
+async def deps_of(request: Request) -> Any:
     return request.app.state.runtime.deps
 
 

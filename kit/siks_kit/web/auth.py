@@ -127,8 +127,8 @@ bearer = HTTPBearer(auto_error=False, scheme_name="bearer", bearerFormat="JWT",
                     description="`.venv/bin/siks token --role ROLE [--region CODE]` prints one for development")
 
 
-def current_actor(request: Request,
-                  credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Actor:
+async def current_actor(request: Request,
+                        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Actor:
     if credentials is None:
         raise Unauthorized("a bearer token is required")
     policy = getattr(request.app.state, "token_policy", None) or TokenPolicy(request.app.state.signing_secret)

@@ -23,7 +23,7 @@ router = APIRouter(prefix="/v1", responses=problem_responses(403, 404, 409))
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _public_limit(request: Request) -> None:
+async def _public_limit(request: Request) -> None:
     request.app.state.public_rate_limit(request)
 
 
