@@ -542,6 +542,16 @@ async def open_loop_lookups(ladder: Ladder, people: int, rate: float, seconds: f
     return {"people": people, **await open_loop(rate, lambda: time.perf_counter() >= until, lookup)}
 
 
+def _by_hundred(proposals: list[tuple[str, str]]) -> list[tuple[str, list[str]]]:
+    """(village, up to 100 proposal ids of it) in the order they were submitted."""
+    chunks: list[tuple[str, list[str]]] = []
+    for proposal_id, village in proposals:
+        if not chunks or chunks[-1][0] != village or len(chunks[-1][1]) == 100:
+            chunks.append((village, []))
+        chunks[-1][1].append(proposal_id)
+    return chunks
+
+
 async def bulk_end_to_end(ladder: Ladder, families: list[dict[str, Any]], size: int, parallel: int,
                           deadline_s: float, operator_rate: float = 0.0, operator_first: int = 0) -> dict[str, Any]:
     """Households and their proposals through the batch endpoints (a village's operator sends
@@ -588,11 +598,18 @@ async def bulk_end_to_end(ladder: Ladder, families: list[dict[str, Any]], size: 
     operator = await beside if beside else None
     with progress() as bar:
         task = bar.add_task("bulk: cases with checks", total=len(proposals), rate="")
-        for n, (proposal_id, village) in enumerate(proposals):
-            await WATCHER.wait(proposal_id, deadline_s)  # heard on Kafka: then the case, once
-            while (await ladder.case(proposal_id, village)).get("checks_passed") is None:
-                await asyncio.sleep(0.05)  # the case records its checks moments after Kafka has them
-            bar.update(task, completed=n + 1)
+        done = 0
+        for village, chunk in _by_hundred(proposals):
+            ids = chunk
+            for proposal_id in ids:
+                await WATCHER.wait(proposal_id, deadline_s)  # heard on Kafka: then the cases, a hundred a read
+            while ids:  # the case records its checks moments after Kafka has them
+                cases = await ladder.cases(ids, village)
+                ids = [i for i in ids if cases.get(i, {}).get("checks_passed") is None]
+                if ids:
+                    await asyncio.sleep(0.05)
+            done += len(chunk)
+            bar.update(task, completed=done)
     wall = time.perf_counter() - t0
     return {"households": len(families), "proposals": len(proposals), "batch_size": size, "parallel": parallel,
             "refused": refused, "submit_s": submitted_s, "wall_s": wall, "operator_api": operator,

@@ -120,6 +120,13 @@ class Ladder:
                                    headers=self.headers(Role.SUPERVISOR_KABKOTA, regency_of(region)))
         return resp.json() if resp.status_code == 200 else None
 
+    async def cases(self, proposal_ids: list[str], region: str) -> dict[str, dict[str, Any]]:
+        """Up to 100 cases in one request, by proposal id (those not open yet are absent)."""
+        resp = await self.http.get(f"{self.endpoints.verification}/v1/cases", params={"proposal_id": proposal_ids},
+                                   headers=self.headers(Role.SUPERVISOR_KABKOTA, regency_of(region)))
+        resp.raise_for_status()
+        return {c["proposal_id"]: c for c in resp.json()["items"]}
+
     async def wait_case(self, proposal_id: str, region: str, *, until: str = "checks", stage: str | None = None,
                         deadline_s: float = 60.0) -> dict[str, Any]:
         """Polls until the case holds its check results (or reaches `stage`), within a deadline."""

@@ -76,6 +76,13 @@ class CaseOut(BaseModel):
     history: list[HistoryOut]
 
 
+
+class CasesOut(BaseModel):
+    """`GET /v1/cases?proposal_id=...`: the cases asked for that the caller may read."""
+    items: list[CaseOut]
+    not_found: list[str] = Field(description="ids of no case (or of a proposal whose case is not open yet)")
+    forbidden: list[str] = Field(description="ids of cases outside the caller's area")
+
 class ApprovalOut(BaseModel):
     approved: list[str]
     reference: str

@@ -5,14 +5,19 @@ as the one-at-a-time path would have it."""
 
 from datetime import UTC, datetime
 
+from fastapi.testclient import TestClient
 from siks_contracts import topics
+from siks_contracts.enums import Role
 from siks_contracts.events import CheckResult, ChecksCompleted
 from siks_kit.bus.consumer import Consumer
 from siks_kit.bus.outbox import OutboxRelay
 from siks_kit.runtime.clock import FixedClock
+from siks_kit.runtime.settings import DEVELOPMENT_JWT_SECRET
+from siks_kit.web.auth import issue_token
 from siks_testkit.memory import MemoryDatabase, MemoryTransport, Record
 from siks_testkit.samples import proposal_submitted
 from siks_testkit.testing import envelope
+from siks_verification.bootstrap import build_app
 from siks_verification.handlers import VerificationDeps
 from siks_verification.messaging import subscriptions
 
@@ -78,3 +83,31 @@ async def test_first_submissions_open_in_one_write_and_results_for_them_are_read
     await relay.drain_once()
     assert bus.on(topics.CASES) == []  # opening and recording results say nothing (proposal_submitted did)
     assert bus.on(topics.dead_letter(topics.PROPOSALS)) == [] and bus.on(topics.dead_letter(topics.CHECKS)) == []
+
+
+async def test_many_cases_are_read_in_one_request_and_one_read_each_as_its_caller_may_see_it():
+    db = MemoryDatabase()
+    deps = VerificationDeps.build(db, FixedClock(T0))
+    consumer = Consumer("verification", MemoryTransport(), subscriptions(deps))
+    await consumer.process_batch(topics.PROPOSALS, [_record(topics.PROPOSALS, pid, proposal_submitted(pid), "registry")
+                                                    for pid in ("p-1", "p-2", "p-3")])
+    counting = Counting(db)
+    app = build_app(database=db, transport=MemoryTransport(), clock=FixedClock(T0))
+
+    def as_(region):
+        return {"Authorization": "Bearer " + issue_token(DEVELOPMENT_JWT_SECRET, sub="t", role=Role.SUPERVISOR_KABKOTA,
+                                                         region=region)}
+
+    with TestClient(app) as client:
+        ids = {"proposal_id": ["p-3", "nope", "p-1", "p-3"]}
+        counting.calls.clear()
+        theirs = client.get("/v1/cases", params=ids, headers=as_("32.04")).json()
+        assert [c["proposal_id"] for c in theirs["items"]] == ["p-3", "p-1"]  # as asked, each once
+        assert theirs["not_found"] == ["nope"] and theirs["forbidden"] == []
+        assert theirs["items"][0]["stage"] == "submitted" and theirs["items"][0]["checks_passed"] is None
+        assert counting.calls == ["find"]  # one read for the lot
+        elsewhere = client.get("/v1/cases", params=ids, headers=as_("33.22")).json()
+        assert elsewhere["items"] == [] and elsewhere["forbidden"] == ["p-3", "p-1"]
+        too_many = client.get("/v1/cases", params={"proposal_id": [f"p-{i}" for i in range(101)]}, headers=as_("32.04"))
+        assert too_many.status_code == 422 and too_many.headers["content-type"] == "application/problem+json"
+        assert client.get("/v1/cases", headers=as_("32.04")).status_code == 422

@@ -10,12 +10,13 @@ from siks_kit.web.problems import problem_responses
 from siks_kit.runtime.service import deps_of
 
 from .. import handlers
-from ..commands import Approve, ApprovalOut, CalendarOut, CaseOut, HistoryOut, Validate, Verify, WindowOut, WithReason
+from ..commands import Approve, ApprovalOut, CalendarOut, CaseOut, CasesOut, HistoryOut, Validate, Verify, WindowOut, WithReason
 from ..domain.case import Case
 from ..domain.ladder import Action
 from ..handlers import VerificationDeps
 
 Deps = Annotated[VerificationDeps, Depends(deps_of)]
+MAX_CASES_PER_READ = 100
 router = APIRouter(prefix="/v1", tags=["cases"], responses=problem_responses(403, 404, 409))
 
 
@@ -29,6 +30,16 @@ def case_out(case: Case) -> CaseOut:
         decree_number=case.decree_number, opened_at=case.opened_at, version=case.version,
         history=[HistoryOut(stage=h.stage, actor=h.actor, role=h.role.value, at=h.at, round=h.round, reason=h.reason,
                             note=h.note) for h in case.history])
+
+
+@router.get("/cases")
+async def get_cases(actor: CurrentActor, deps: Deps,
+                    proposal_id: Annotated[list[str], Query(min_length=1, max_length=MAX_CASES_PER_READ,
+                                                            description="repeat for each case, up to 100")]) -> CasesOut:
+    """Several cases in one request (one database read): a tool that follows many proposals
+    asks for a hundred at a time instead of one request each."""
+    cases, not_found, forbidden = await handlers.read_cases(deps, actor, proposal_id)
+    return CasesOut(items=[case_out(c) for c in cases], not_found=not_found, forbidden=forbidden)
 
 
 @router.get("/cases/{proposal_id}")
