@@ -60,6 +60,33 @@ async def test_an_update_of_a_thousand_statements_and_concurrent_ones_all_answer
         await client.close()
 
 
+async def test_the_statements_of_one_update_see_the_changes_of_those_before_them(mongo_url):
+    """Our build writes what an update command's statements change together, at the end or
+    before a statement that could read one of those documents: the result must be what the
+    statements one after another would give, on MongoDB as on FerretDB."""
+    client = AsyncMongoClient(mongo_url)
+    try:
+        coll = client["siks_test_build"][f"seq_{uuid.uuid4().hex[:8]}"]
+        await coll.insert_many([{"_id": f"d{i}", "v": 1, "n": 0} for i in range(200)])
+        statements = [UpdateOne({"_id": f"d{i}", "v": 1}, {"$set": {"v": 2}}) for i in range(200)]
+        statements += [
+            UpdateOne({"_id": "d0", "v": 1}, {"$set": {"v": 99}}),      # the guard sees v=2 now: no match
+            UpdateOne({"_id": "d1", "v": 2}, {"$inc": {"n": 1}}),       # sees its own statement's write
+            UpdateOne({"_id": "d1", "v": 2}, {"$inc": {"n": 1}}),       # and the one just before
+            UpdateOne({"v": 2, "n": 2}, {"$set": {"seen": True}}),     # a filter by content, not _id
+            UpdateOne({"_id": "new", "v": 1}, {"$set": {"n": 5}}, upsert=True),
+            UpdateOne({"_id": "new", "n": 5}, {"$inc": {"n": 1}}),      # reads the upserted document
+        ]
+        result = await asyncio.wait_for(coll.bulk_write(statements, ordered=True), 60)
+        assert (result.matched_count, result.upserted_count) == (200 + 3 + 1, 1)
+        assert await coll.count_documents({"v": 2}) == 200
+        assert await coll.find_one({"_id": "d1"}) == {"_id": "d1", "v": 2, "n": 2, "seen": True}
+        assert await coll.find_one({"_id": "new"}) == {"_id": "new", "v": 1, "n": 6}
+    finally:
+        await client.drop_database("siks_test_build")
+        await client.close()
+
+
 async def test_concurrent_guarded_updates_of_one_document_lose_nothing(mongo_url):
     """Each writer reads the version and writes only if it is still that one (optimistic
     concurrency). Every success must show in the document: none overwrites another."""

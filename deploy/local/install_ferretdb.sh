@@ -30,6 +30,15 @@
 #    Explain. And an update statement wrote each document it changed in a transaction of its
 #    own, so an update of many documents cost as many transactions; it now writes them in one,
 #    after reading them all. tests/test_ferretdb_build.py checks the plan and the counts.
+# 6. One transaction per update command (ferretdb/update-in-one-transaction.patch). A bulk write
+#    of many single-document updates (each consumer batch's guarded saves) still cost a
+#    transaction and a collection lock per statement: about 1.0 ms of FerretDB's CPU per
+#    statement against 0.35 for the same documents changed by one `$in` statement. The command
+#    now takes the lock once and writes what its statements changed together at its end, or
+#    sooner, before a statement that could read one of those documents (any filter but a
+#    single `_id` none of them changed), so every statement still sees the ones before it.
+#    When a statement fails, those before it are written, as before. The test sends statements
+#    that read each other's changes.
 set -euo pipefail
 FERRETDB_VERSION="${FERRETDB_VERSION:-v1.24.2}"
 CACHE="${SIKS_CACHE:-$HOME/.cache/siks}"

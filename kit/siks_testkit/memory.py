@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 import mongomock
 from pymongo import ReturnDocument
 
-from siks_kit.store.documents import Collection, DuplicateKey, WriteHook, _noop, report_insert, report_update
+from siks_kit.store.documents import (Collection, DuplicateKey, WriteHook, _noop, distinct_rounds, report_insert,
+                                      report_update)
 from siks_kit.bus.transport import BatchCallback, Record
 
 
@@ -55,6 +56,10 @@ class MemoryCollection:
 
     async def update_many(self, filter, update) -> int:
         return self._raw.update_many(filter, update).modified_count
+
+    async def update_each(self, changes) -> list[bool]:
+        distinct_rounds(changes)  # the same refusal as the real one
+        return [await self.update_one(filter, update) for filter, update in changes]
 
     async def insert_each(self, docs) -> list[int]:
         collided = []

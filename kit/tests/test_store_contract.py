@@ -129,6 +129,32 @@ async def test_insert_each_stores_the_new_and_names_the_ones_already_there(coll)
     assert await coll.insert_each([]) == []
 
 
+async def test_update_each_says_per_update_whether_it_matched_and_hands_on_only_those(coll):
+    for i in range(4):
+        await coll.insert_one({"_id": f"u{i}", "version": 1, "n": 0})
+    changes = [
+        ({"_id": "u0", "version": 1}, {"$set": {"version": 2}, "$push": {"outbox": {"event_id": "a"}}}),
+        ({"_id": "u1", "version": 7}, {"$set": {"version": 8}, "$push": {"outbox": {"event_id": "lost"}}}),
+        ({"_id": "gone", "version": 1}, {"$set": {"version": 2}}),
+        ({"_id": "u2", "version": 1}, {"$inc": {"n": 1}, "$set": {"version": 2}}),
+        ({"_id": "u2", "version": 2}, {"$inc": {"n": 1}, "$set": {"version": 3}}),  # sees the one before
+        ({"_id": "u0", "version": 1}, {"$set": {"version": 9}}),  # guard moved by the first
+    ]
+    assert await coll.update_each(changes) == [True, False, False, True, True, False]
+    got = {d["_id"]: (d["version"], d["n"]) for d in await coll.find({}, projection={"outbox": 0})}
+    assert got == {"u0": (2, 0), "u1": (1, 0), "u2": (3, 2), "u3": (1, 0)}
+    assert coll.writes == [("u0", ["a"])]  # only what matched reaches the relay
+    assert await coll.update_each([]) == []
+    with pytest.raises(ValueError):
+        await coll.update_each([({"version": 1}, {"$set": {"version": 2}})])
+
+
+async def test_update_each_of_all_matching_answers_from_the_count_alone(coll):
+    await coll.insert_each([{"_id": f"m{i}", "v": 0} for i in range(300)])
+    assert await coll.update_each([({"_id": f"m{i}", "v": 0}, {"$set": {"v": 1}}) for i in range(300)]) == [True] * 300
+    assert await coll.count({"v": 1}) == 300
+
+
 async def test_delete_one_reports_whether_it_deleted(coll):
     await coll.insert_one({"_id": "n1", "household_id": "h1"})
     assert not await coll.delete_one({"_id": "n1", "household_id": "h2"})

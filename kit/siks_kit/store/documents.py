@@ -6,10 +6,11 @@ A write that adds outbox entries calls `on_write(collection, _id, entries)`, so 
 publishes those entries at once, from memory, without reading them back or scanning for work.
 """
 
+import secrets
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-from pymongo import AsyncMongoClient, ReturnDocument
+from pymongo import AsyncMongoClient, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, ConnectionFailure, OperationFailure
 from pymongo.errors import DuplicateKeyError as _MongoDuplicateKey
 
@@ -41,6 +42,10 @@ class Collection(Protocol):
         with an existing _id raises DuplicateKey."""
     async def update_many(self, filter: Mapping[str, Any], update: Mapping[str, Any]) -> int:
         """One conditional update of every matching document; how many it changed."""
+    async def update_each(self, changes: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]]) -> list[bool]:
+        """Many guarded updates, each of the one document its filter names by `_id` (no
+        upserts), in one command where their ids differ; per update, whether it matched, as
+        `update_one` would say. Updates of the same id apply in the order given."""
     async def insert_each(self, docs: Sequence[Document]) -> list[int]:
         """Inserts the documents in one unordered command (one write for the lot); returns the
         positions of those that collided with an existing _id or unique index, which are left
@@ -100,6 +105,32 @@ def report_update(result: Any, update: Mapping[str, Any], on_write: WriteHook, c
     if changed and (entries := outbox_added(update)):
         on_write(collection, doc_id, entries)
     return changed
+
+
+# Each statement of `update_each` stamps its document with a token of its own: the server tells
+# only how many statements matched, so when fewer did than were sent, one read of the ids says
+# which. Readers pick their fields and ignore it.
+WRITE_STAMP = "write_stamp"
+
+
+def stamped(update: Mapping[str, Any], stamp: str) -> dict[str, Any]:
+    return {**update, "$set": {**update.get("$set", {}), WRITE_STAMP: stamp}}
+
+
+def distinct_rounds(changes: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]]) -> list[list[int]]:
+    """The positions of the changes in rounds whose ids differ, each id's changes in order: a
+    stamp tells one statement's write from another's only when its id is written once."""
+    rounds: list[list[int]] = []
+    seen: dict[Any, int] = {}
+    for i, (filter, _) in enumerate(changes):
+        if "_id" not in filter:
+            raise ValueError("update_each changes one document each: every filter names its _id")
+        key = repr(filter["_id"])
+        n = seen[key] = seen.get(key, -1) + 1
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append(i)
+    return rounds
 
 
 def project(doc: Document, projection: Mapping[str, Any] | None) -> Document:
@@ -170,6 +201,25 @@ class MongoCollection:
 
     async def update_many(self, filter, update) -> int:
         return (await self._raw.update_many(filter, update)).modified_count
+
+    async def update_each(self, changes) -> list[bool]:
+        matched = [False] * len(changes)
+        for positions in distinct_rounds(changes):
+            stamps = {i: secrets.token_hex(8) for i in positions}
+            result = await self._raw.bulk_write(
+                [UpdateOne(changes[i][0], stamped(changes[i][1], stamps[i])) for i in positions], ordered=False)
+            if result.matched_count == len(positions):
+                hit = set(positions)
+            else:
+                ids = [changes[i][0]["_id"] for i in positions]
+                now = {repr(d["_id"]): d.get(WRITE_STAMP)
+                       for d in await self._raw.find({"_id": {"$in": ids}}, {WRITE_STAMP: 1}).to_list(None)}
+                hit = {i for i in positions if now.get(repr(changes[i][0]["_id"])) == stamps[i]}
+            for i in sorted(hit):
+                matched[i] = True
+                if entries := outbox_added(changes[i][1]):
+                    self._on_write(self.name, changes[i][0]["_id"], entries)
+        return matched
 
     async def insert_each(self, docs) -> list[int]:
         if not docs:

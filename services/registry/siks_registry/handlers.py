@@ -388,11 +388,12 @@ async def _submit_many(deps: RegistryDeps, actor: Actor, valid: list[tuple[int, 
             one_by_one[index] = commands[index]
             del ready[index]
     try:
-        reserved = await asyncio.gather(*(deps.households.reserve_slot(p.household_id, p.program, p.id)
-                                          for p, _ in ready.values()))
+        reserved = await deps.households.reserve_slots([(p.household_id, p.program, p.id) for p, _ in ready.values()])
         for index, got_it in zip(list(ready), reserved, strict=True):
             if not got_it:  # taken meanwhile by a request of the same household
                 proposal = ready.pop(index)[0]
+                # Ours only if a write landed on it after ours, before the store could tell (a no-op otherwise).
+                await deps.households.release_slot(proposal.household_id, proposal.program, proposal.id)
                 await deps.proposals.discard_pending(proposal.id)
                 out[index] = Conflict(f"household already has an open {proposal.program} proposal")
         activated = await deps.proposals.activate_many({p.id: held for p, held in ready.values()})

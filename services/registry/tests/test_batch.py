@@ -114,6 +114,20 @@ def test_proposals_in_a_batch_and_again(env):
     assert db.collection("proposals")._raw.count_documents({}) == 2
 
 
+def test_a_batch_holds_two_programmes_of_one_household_and_refuses_a_second_of_one(env):
+    client, db, _ = env
+    hid = client.post("/v1/households/batch", json={"items": [family(1)]}, headers=auth()).json()["results"][0]["id"]
+    body = {"items": [{"household_id": hid, "program": "PKH", "kind": "dtks_new"},
+                      {"household_id": hid, "program": "BPNT", "kind": "dtks_new"},
+                      {"household_id": hid, "program": "PKH", "kind": "dtks_new"}]}
+    results = client.post("/v1/proposals/batch", json=body, headers=auth()).json()["results"]
+    assert results[0]["id"] and results[1]["id"], results
+    assert results[2]["id"] is None and results[2]["problem"]["status"] == 409, results[2]
+    slots = db.collection("households")._raw.find_one({"_id": hid})["open_proposals"]
+    assert slots == {"PKH": results[0]["id"], "BPNT": results[1]["id"]}
+    assert db.collection("proposals")._raw.count_documents({"status": "submitted"}) == 2
+
+
 def test_a_batch_of_more_than_a_thousand_items_or_none_is_refused_whole(env):
     client, db, _ = env
     too_many = client.post("/v1/households/batch", json={"items": [family(1)] * 1001}, headers=auth())

@@ -1,7 +1,6 @@
 """Verification use cases: load the case, ask the domain (domain/case.py and the ladder table
 in domain/ladder.py), store the case and its events in one write. No rule is decided here."""
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -156,19 +155,25 @@ async def on_checks_pending(deps: VerificationDeps, envelope: Envelope, c: Check
 
 
 async def on_checks_completed_many(deps: VerificationDeps, items: Sequence[Item]) -> list[BaseException | None]:
-    """Results for many cases: one read, then each case's guarded write side by side. A case
-    not open yet, or written meanwhile, goes through on_checks_completed."""
+    """Results for many cases: one read, each case decided, the changed ones saved in one
+    guarded write. A case not open yet, or written meanwhile, goes through on_checks_completed."""
     cases = await deps.cases.get_many([item.payload.proposal_id for item in items])
-
-    async def record(item: Item) -> BaseException | None:
-        case = cases.get(item.payload.proposal_id)
-        if case is None:
-            return _ONE_AT_A_TIME
-        with item.traced():
-            saved = await _save(deps, case, case.record_checks(item.payload), system_actor(SERVICE))
-        return None if saved else _ONE_AT_A_TIME
-
-    return await asyncio.gather(*(record(item) for item in items))
+    outcomes: list[BaseException | None] = [_ONE_AT_A_TIME] * len(items)
+    saves: list[tuple[int, tuple[Case, int, list[dict[str, Any]]]]] = []
+    for i, item in enumerate(items):
+        if (case := cases.get(item.payload.proposal_id)) is None:
+            continue
+        with item.traced():  # the case's events continue the results' trace
+            decision = case.record_checks(item.payload)
+            if decision.case.version == case.version:
+                outcomes[i] = None  # nothing changed: a redelivery, or a round already over
+                continue
+            saves.append((i, (decision.case, case.version, _outbox(decision, system_actor(SERVICE)))))
+    for (i, _), saved in zip(saves, await deps.cases.save_many([save for _, save in saves]) if saves else [],
+                             strict=True):
+        if saved:
+            outcomes[i] = None
+    return outcomes
 
 
 async def _record(deps: VerificationDeps, case_id: str, field: str, payload: Any, decide) -> None:

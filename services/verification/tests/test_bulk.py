@@ -77,6 +77,11 @@ async def test_first_submissions_open_in_one_write_and_results_for_them_are_read
     await consumer.process_batch(topics.CHECKS, [_record(topics.CHECKS, pid, _checks(pid), "integration")
                                                  for pid in ids[:5]])
     assert counting.calls.count("find") == 1 and "find_one" not in counting.calls  # one read for all five
+    assert counting.calls.count("update_each") == 1 and "update_one" not in counting.calls  # and one write
+    counting.calls.clear()
+    await consumer.process_batch(topics.CHECKS, [_record(topics.CHECKS, pid, _checks(pid), "integration")
+                                                 for pid in ids[:5]])
+    assert counting.calls == ["find"], counting.calls  # a redelivered batch is read and changes nothing
     for pid in ids:
         case = await deps.cases.get(pid)
         assert case is not None and case.checks.passed is True and case.checks.desil == 3, pid

@@ -175,6 +175,13 @@ class HouseholdStore:
         condition = {slot: replacing} if replacing else {slot: {"$exists": False}}
         return await self.coll.update_one({"_id": household_id, **condition}, {"$set": {slot: proposal_id}})
 
+    async def reserve_slots(self, wanted: list[tuple[str, Program, str]]) -> list[bool]:
+        """Free slots (household id, programme, proposal id) reserved in one write; per slot,
+        whether it was still free."""
+        return await self.coll.update_each(
+            [({"_id": household_id, f"open_proposals.{program.value}": {"$exists": False}},
+              {"$set": {f"open_proposals.{program.value}": proposal_id}}) for household_id, program, proposal_id in wanted])
+
     async def release_slot(self, household_id: str, program: Program, proposal_id: str) -> bool:
         slot = f"open_proposals.{program.value}"
         return await self.coll.update_one({"_id": household_id, slot: proposal_id}, {"$unset": {slot: ""}})

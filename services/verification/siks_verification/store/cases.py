@@ -56,6 +56,14 @@ def from_doc(doc: Document) -> Case:
     )
 
 
+def _change(case: Case, outbox: list[dict[str, Any]]) -> dict[str, Any]:
+    """The update that writes a case and appends its new events."""
+    change: dict[str, Any] = {"$set": {k: v for k, v in to_doc(case).items() if k != "_id"}}
+    if outbox:
+        change["$push"] = {"outbox": {"$each": outbox}}
+    return change
+
+
 class CaseStore:
     def __init__(self, db: Database) -> None:
         self.coll: Collection = db.collection("cases")
@@ -102,11 +110,13 @@ class CaseStore:
 
     async def save(self, case: Case, loaded_version: int, outbox: list[dict[str, Any]]) -> bool:
         """One write, only if nobody saved the case since it was loaded (optimistic)."""
-        body = {k: v for k, v in to_doc(case).items() if k != "_id"}
-        update: dict[str, Any] = {"$set": body}
-        if outbox:
-            update["$push"] = {"outbox": {"$each": outbox}}
-        return await self.coll.update_one({"_id": case.proposal_id, "version": loaded_version}, update)
+        return await self.coll.update_one({"_id": case.proposal_id, "version": loaded_version}, _change(case, outbox))
+
+    async def save_many(self, saves: list[tuple[Case, int, list[dict[str, Any]]]]) -> list[bool]:
+        """Many cases (each with the version it was loaded at and its new events) in one write;
+        per case, whether it was saved (False: someone saved it since it was loaded)."""
+        return await self.coll.update_each([({"_id": case.proposal_id, "version": loaded_version},
+                                             _change(case, outbox)) for case, loaded_version, outbox in saves])
 
     async def keep_early(self, case_id: str, field: str, value: dict[str, Any]) -> bool:
         """Check results that came before their proposal (the topics are not ordered with each
