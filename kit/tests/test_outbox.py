@@ -72,21 +72,21 @@ async def test_a_sweep_makes_one_pass_page_by_page():
     for i in range(5):
         await coll.insert_one({"_id": f"h{i}", "outbox": [outbox_entry(_registered(1), f"h{i}")]})
     relay = OutboxRelay([coll], bus, batch=2)
-    reads = []
-    find = coll.find
+    reads, pages = [], []
+    iterate, relay_page = coll.iterate, relay._relay
 
-    async def counting_find(*args, **kwargs):
-        docs = await find(*args, **kwargs)
+    def counting_iterate(*args, **kwargs):
         reads.append(args[0])
-        if len(reads) == 1:  # a write lands behind the sweep's page while it runs
-            await coll.insert_one({"_id": "a-late", "outbox": [outbox_entry(_registered(1), "a-late")]})
-        return docs
+        return iterate(*args, **kwargs)
 
-    coll.find = counting_find
+    async def counting_relay(c, pending, **kwargs):
+        pages.append(len(pending))
+        return await relay_page(c, pending, **kwargs)
+
+    coll.iterate, relay._relay = counting_iterate, counting_relay
     assert await relay.sweep() == 5
     assert sorted(r.key for r in bus.published) == [f"h{i}" for i in range(5)]
-    assert len(reads) == 3  # pages of 2, 2 and 1; "a-late" is left to its write's hand-over
-    assert await coll.find_one({"_id": "a-late", "outbox.0": {"$exists": True}}) is not None
+    assert len(reads) == 1 and pages == [2, 2, 1]  # one read of the collection, published 2, 2 and 1 at a time
 
 
 def test_sweeps_grow_rarer_as_they_grow_longer():

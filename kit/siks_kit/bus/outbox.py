@@ -176,20 +176,26 @@ class OutboxRelay:
         return self.published - before
 
     async def sweep(self) -> int:
-        """One pass over each collection in _id order, a page at a time. It does not start
-        over until nothing is pending: under load there always is something (written a
-        moment ago, on its way from memory), and each new start is a scan of the collection."""
+        """One pass over each collection, a page at a time from one cursor. It does not start
+        over until nothing is pending: under load there always is something (written a moment
+        ago, on its way from memory), and each new start is a scan of the collection. One
+        cursor, unsorted, because a MongoDB-wire server without the index (FerretDB filters and
+        sorts in its own process) read the whole collection again for every sorted page."""
         sent = 0
         for coll in self._by_name.values():
-            page: dict[str, Any] = PENDING
-            while docs := await coll.find(page, sort=[("_id", 1)], limit=self._batch, projection={"outbox": 1}):
-                pending = {doc["_id"]: doc["outbox"] for doc in docs}
-                failed = await self._relay(coll, pending)
-                sent += sum(len(entries) for doc_id, entries in pending.items() if doc_id not in failed)
-                if len(docs) < self._batch:
-                    break
-                page = {**PENDING, "_id": {"$gt": docs[-1]["_id"]}}
+            page: dict[Any, list[Entry]] = {}
+            async for doc in coll.iterate(PENDING, projection={"outbox": 1}, batch_size=self._batch):
+                page[doc["_id"]] = doc["outbox"]
+                if len(page) == self._batch:
+                    sent += await self._sweep_page(coll, page)
+                    page = {}
+            if page:
+                sent += await self._sweep_page(coll, page)
         return sent
+
+    async def _sweep_page(self, coll: Collection, pending: dict[Any, list[Entry]]) -> int:
+        failed = await self._relay(coll, pending)
+        return sum(len(entries) for doc_id, entries in pending.items() if doc_id not in failed)
 
     async def drain_once(self) -> int:
         """Publishes every pending entry once; returns how many went out."""
