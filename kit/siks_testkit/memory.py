@@ -1,6 +1,7 @@
 """Unit-test fakes behind the same interfaces as the real adapters. Only tests import this
 module; production images do not carry mongomock."""
 
+import inspect
 from dataclasses import dataclass, field
 
 import mongomock
@@ -160,3 +161,38 @@ class MemoryTransport:
 
     async def ping(self) -> bool:
         return True
+
+
+class CommandLog:
+    """Records (collection, method) for each command code sends the fake database, so a test
+    can say how many reads and writes a batch took. `ignore(collection, method, args)` leaves
+    some out (the relay's bookkeeping, say)."""
+
+    def __init__(self, db: "MemoryDatabase", ignore=lambda name, method, args: False) -> None:
+        self.sent: list[tuple[str, str]] = []
+        inner, sent = db.collection, self.sent
+
+        def collection(name):
+            coll = inner(name)
+
+            class Logged:
+                def __getattr__(self, attr):
+                    method = getattr(coll, attr)
+                    if not inspect.iscoroutinefunction(method):
+                        return method  # attributes, handed_over, iterate (an async generator)
+
+                    async def logged(*args, **kwargs):
+                        if not ignore(name, attr, args):
+                            sent.append((name, attr))
+                        return await method(*args, **kwargs)
+                    return logged
+            return Logged()
+
+        db.collection = collection
+
+    def of(self, name: str | None = None) -> list[str]:
+        """The methods called, on one collection or on all."""
+        return [method for coll, method in self.sent if name is None or coll == name]
+
+    def clear(self) -> None:
+        self.sent.clear()

@@ -15,7 +15,7 @@ from siks_registry.bootstrap import build_app
 from siks_registry.commands import RegisterHousehold
 from siks_registry import handlers
 from siks_contracts import topics
-from siks_testkit.memory import MemoryDatabase, MemoryTransport
+from siks_testkit.memory import CommandLog, MemoryDatabase, MemoryTransport
 from siks_testkit.testing import wait_for
 
 VILLAGE = "32.04.05.2001"
@@ -154,52 +154,29 @@ def test_the_openapi_document_describes_each_item_as_its_single_form(env):
     assert "BatchResults" in operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
 
 
-class Commands:
-    """Counts the commands the handlers send each collection (wraps the fake's collections)."""
-
-    def __init__(self, db) -> None:
-        self.sent: list[tuple[str, str]] = []
-        inner, sent = db.collection, self.sent
-
-        def collection(name):
-            coll = inner(name)
-
-            class Counted:
-                def __getattr__(self, attr):
-                    method = getattr(coll, attr)
-                    if attr.startswith("_") or attr in ("name", "handed_over") or not callable(method):
-                        return method
-
-                    async def counted(*a, **kw):
-                        if not (attr == "update_many" and "$pullAll" in a[1]):  # not the relay's bookkeeping
-                            sent.append((name, attr))
-                        return await method(*a, **kw)
-                    return counted
-            return Counted()
-
-        db.collection = collection
-
-    def writes(self, name: str) -> list[str]:
-        return [attr for coll, attr in self.sent if coll == name and not attr.startswith(("find", "count"))]
+def writes(commands: CommandLog, name: str) -> list[str]:
+    return [m for m in commands.of(name) if not m.startswith(("find", "count"))]
 
 
 def test_a_batch_stores_its_households_claims_and_proposals_in_a_write_per_step_and_every_event_goes_out():
     db, bus, clock = MemoryDatabase(), MemoryTransport(), FixedClock(IN_WINDOW)
-    commands = Commands(db)
+    commands = CommandLog(db, ignore=lambda name, method, args:  # not the relay's bookkeeping
+                          method == "update_many" and "$pullAll" in args[1])
     app = build_app(database=db, transport=bus, clock=clock)
     with TestClient(app) as client:
-        commands.sent.clear()
+        commands.clear()
         resp = client.post("/v1/households/batch", json={"items": [family(n) for n in range(1, 21)]}, headers=auth())
         ids = [r["id"] for r in resp.json()["results"]]
         assert all(ids)
-        assert commands.writes("households") == ["insert_each", "update_many"]  # pending, then activation
-        assert commands.writes("nik_claims") == ["insert_each"]
-        commands.sent.clear()
+        assert writes(commands, "households") == ["insert_each", "update_many"]  # pending, then activation
+        assert writes(commands, "nik_claims") == ["insert_each"]
+        commands.clear()
         body = {"items": [{"household_id": i, "program": "PKH", "kind": "dtks_new"} for i in ids]}
         proposals = [r["id"] for r in client.post("/v1/proposals/batch", json=body, headers=auth()).json()["results"]]
         assert all(proposals)
-        assert commands.writes("proposals") == ["insert_each", "update_many"]
+        assert writes(commands, "proposals") == ["insert_each", "update_many"]
         assert [c for c, attr in commands.sent if attr.startswith("find")].count("households") == 1  # one read
+        assert writes(commands, "households") == ["update_each"]  # and one write reserves the twenty slots
         wait_for(lambda: len(bus.on(topics.PROPOSALS)) == 20 and len(bus.on(topics.HOUSEHOLDS)) == 20 or None,
                  "every event relayed")
         submitted = {json.loads(r.value)["payload"]["proposal_id"] for r in bus.on(topics.PROPOSALS)}

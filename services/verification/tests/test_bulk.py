@@ -14,7 +14,7 @@ from siks_kit.bus.outbox import OutboxRelay
 from siks_kit.runtime.clock import FixedClock
 from siks_kit.runtime.settings import DEVELOPMENT_JWT_SECRET
 from siks_kit.web.auth import issue_token
-from siks_testkit.memory import MemoryDatabase, MemoryTransport, Record
+from siks_testkit.memory import CommandLog, MemoryDatabase, MemoryTransport, Record
 from siks_testkit.samples import proposal_submitted
 from siks_testkit.testing import envelope
 from siks_verification.bootstrap import build_app
@@ -33,35 +33,9 @@ def _checks(pid: str) -> ChecksCompleted:
                            checks=[CheckResult(name="nik", status="passed")])
 
 
-class Counting:
-    """Counts the commands sent to the cases collection."""
-
-    def __init__(self, db: MemoryDatabase) -> None:
-        self.db, self.calls = db, []
-        inner = db.collection
-
-        def collection(name):
-            coll = inner(name)
-            calls = self.calls
-
-            class Wrapped:
-                def __getattr__(self, attr):
-                    method = getattr(coll, attr)
-                    if not callable(method):
-                        return method
-
-                    async def counted(*a, **kw):
-                        calls.append(attr)
-                        return await method(*a, **kw)
-                    return counted
-            return Wrapped()
-
-        db.collection = collection
-
-
 async def test_first_submissions_open_in_one_write_and_results_for_them_are_read_in_one():
     db, bus = MemoryDatabase(), MemoryTransport()
-    counting = Counting(db)
+    counting = CommandLog(db)
     deps = VerificationDeps.build(db, FixedClock(T0))
     consumer = Consumer("verification", bus, subscriptions(deps))
     relay = OutboxRelay([db.collection("cases")], bus)
@@ -69,19 +43,19 @@ async def test_first_submissions_open_in_one_write_and_results_for_them_are_read
     ids = [f"p-{i}" for i in range(6)]
     # p-5's results come first: a placeholder waits for its proposal.
     await consumer.process_batch(topics.CHECKS, [_record(topics.CHECKS, "p-5", _checks("p-5"), "integration")])
-    counting.calls.clear()
+    counting.clear()
     await consumer.process_batch(topics.PROPOSALS, [_record(topics.PROPOSALS, pid, proposal_submitted(pid), "registry")
                                                     for pid in ids])
-    assert counting.calls.count("insert_each") == 1  # the five new cases (p-5 collides with its placeholder)
-    counting.calls.clear()
+    assert counting.of().count("insert_each") == 1  # the five new cases (p-5 collides with its placeholder)
+    counting.clear()
     await consumer.process_batch(topics.CHECKS, [_record(topics.CHECKS, pid, _checks(pid), "integration")
                                                  for pid in ids[:5]])
-    assert counting.calls.count("find") == 1 and "find_one" not in counting.calls  # one read for all five
-    assert counting.calls.count("update_each") == 1 and "update_one" not in counting.calls  # and one write
-    counting.calls.clear()
+    assert counting.of().count("find") == 1 and "find_one" not in counting.of()  # one read for all five
+    assert counting.of().count("update_each") == 1 and "update_one" not in counting.of()  # and one write
+    counting.clear()
     await consumer.process_batch(topics.CHECKS, [_record(topics.CHECKS, pid, _checks(pid), "integration")
                                                  for pid in ids[:5]])
-    assert counting.calls == ["find"], counting.calls  # a redelivered batch is read and changes nothing
+    assert counting.of() == ["find"], counting.of()  # a redelivered batch is read and changes nothing
     for pid in ids:
         case = await deps.cases.get(pid)
         assert case is not None and case.checks.passed is True and case.checks.desil == 3, pid
@@ -96,7 +70,7 @@ async def test_many_cases_are_read_in_one_request_and_one_read_each_as_its_calle
     consumer = Consumer("verification", MemoryTransport(), subscriptions(deps))
     await consumer.process_batch(topics.PROPOSALS, [_record(topics.PROPOSALS, pid, proposal_submitted(pid), "registry")
                                                     for pid in ("p-1", "p-2", "p-3")])
-    counting = Counting(db)
+    counting = CommandLog(db)
     app = build_app(database=db, transport=MemoryTransport(), clock=FixedClock(T0))
 
     def as_(region):
@@ -105,12 +79,12 @@ async def test_many_cases_are_read_in_one_request_and_one_read_each_as_its_calle
 
     with TestClient(app) as client:
         ids = {"proposal_id": ["p-3", "nope", "p-1", "p-3"]}
-        counting.calls.clear()
+        counting.clear()
         theirs = client.get("/v1/cases", params=ids, headers=as_("32.04")).json()
         assert [c["proposal_id"] for c in theirs["items"]] == ["p-3", "p-1"]  # as asked, each once
         assert theirs["not_found"] == ["nope"] and theirs["forbidden"] == []
         assert theirs["items"][0]["stage"] == "submitted" and theirs["items"][0]["checks_passed"] is None
-        assert counting.calls == ["find"]  # one read for the lot
+        assert counting.of() == ["find"]  # one read for the lot
         elsewhere = client.get("/v1/cases", params=ids, headers=as_("33.22")).json()
         assert elsewhere["items"] == [] and elsewhere["forbidden"] == ["p-3", "p-1"]
         too_many = client.get("/v1/cases", params={"proposal_id": [f"p-{i}" for i in range(101)]}, headers=as_("32.04"))
