@@ -8,7 +8,9 @@ bench.py makes them) on the proposals topic as fast as a batching producer can, 
 partition (`--partition`) or spread by key over every partition (`--partition -1`), and times
 until the consumer group `--group` has committed past the last of them. Services named with
 `--pause` (default: integration, which consumes the same topic and would share the cores) are
-stopped for the run and started again after it; they then work through the backlog.
+stopped for the run and started again after it; they then work through the backlog. Then it
+counts the proposals whose case (verification) or check set (integration) was stored, and
+exits 1 when any is missing: a commit past a record is not proof it came to anything.
 
 A measurement, not a test. It writes cases for synthetic proposals into the stack's database
 and leaves them there: run it on a scratch stack (its own SIKS_STATE), not the one the tests use.
@@ -25,6 +27,7 @@ import time
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
+from pymongo import AsyncMongoClient
 from siks_client.ladder import Ladder
 from siks_contracts import topics
 from siks_kit.bus.kafka_access import client_args
@@ -71,8 +74,28 @@ async def drain(records: int, partition: int | None, group: str) -> dict[str, fl
     cpu_after = bench.cpu_seconds()
     cpu = sum(cpu_after[n] - cpu_before[n] for n in group_pids if n in cpu_before and n in cpu_after)
     db_cpu = cpu_after.get("mongo", 0) - cpu_before.get("mongo", 0)
+    ids = [json.loads(value)["payload"]["proposal_id"] for value, _ in events]
     return {"db_cpu_ms_per_record": 1000 * db_cpu / records, "records": records, "produce_s": produced, "drain_s": took, "records_per_s": records / took,
-            "cpu_ms_per_record": 1000 * cpu / records, "replicas": len(group_pids)}
+            "cpu_ms_per_record": 1000 * cpu / records, "replicas": len(group_pids), "stored": await stored(group, ids)}
+
+
+# What each group stores per proposal: a commit past a record says it was handled, not that it
+# came to anything (a dead-lettered record is committed too).
+STORED_AS = {"verification": ("siks_verification", "cases"), "integration": ("siks_integration", "checks")}
+
+
+async def stored(group: str, proposal_ids: list[str]) -> int | None:
+    """How many of the proposals have their document in the group's database (None: unknown group)."""
+    if group not in STORED_AS:
+        return None
+    database, collection = STORED_AS[group]
+    client = AsyncMongoClient(bench.MONGO, serverSelectionTimeoutMS=5000)
+    try:
+        coll = client[database][collection]
+        return sum([await coll.count_documents({"_id": {"$in": proposal_ids[i:i + 1000]}})
+                    for i in range(0, len(proposal_ids), 1000)])
+    finally:
+        await client.close()
 
 
 def main() -> int:
@@ -95,7 +118,9 @@ def main() -> int:
           f"{result['records_per_s']:.1f} records/s; {result['cpu_ms_per_record']:.1f} ms CPU per record "
           f"in the group's processes, {result['db_cpu_ms_per_record']:.1f} ms in the database; "
           f"host: {os.cpu_count()} cores")
-    return 0
+    if result["stored"] is not None:
+        print(f"  stored: {result['stored']} of {result['records']} proposals have their {STORED_AS[args.group][1]} document")
+    return 0 if result["stored"] in (None, result["records"]) else 1
 
 
 if __name__ == "__main__":
