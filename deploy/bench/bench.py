@@ -663,13 +663,15 @@ STACK = _load_stack()
 
 
 SAMPLED = {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"}
+ADMITTED = "SIKS_BATCH_ITEMS_PER_SECOND"  # the registry's admission of batch items (kit.web.batch)
+ADMITTED_OPERATOR_FIRST = 50_000  # synthetic households of the second operator phase: none of the first's
 
 
 def restart_services(env: dict[str, str]) -> None:
     """The four services again, with `env` set (and unset when empty): the standard
     OTEL_TRACES_SAMPLER variables decide their sampling from start-up."""
     STACK.down(list(STACK.SERVICES))
-    for name in SAMPLED:
+    for name in (*SAMPLED, ADMITTED):
         os.environ.pop(name, None)
     os.environ.update(env)
     STACK.up()
@@ -795,12 +797,15 @@ def report(results: dict[str, Any]) -> None:
                 ("cost of tracing everything", f"{traced_cpu - sampled_cpu:,.0f} ms",
                  f"CPU per household, all traces minus 10% ({(traced_cpu - sampled_cpu) / max(traced_cpu, 1) * 100:.0f}% of it)"),
             ]
-    if (beside := (results.get("bulk") or {}).get("with_operator")) and (op := beside.get("operator_api")):
-        rows += [("operator create p50 / p99", f"{op['p50_ms']:,.0f} / {op['p99_ms']:,.0f} ms",
-                  f"open loop at {op['offered_per_s']:.0f}/s beside the bulk phase run once more, {op['sent']:,} "
-                  f"sent; answers {op['outcomes']} (target p99 <= 100 ms)"),
-                 ("bulk rate beside it", f"{beside['households_per_s']:,.1f} hh/s",
-                  f"{beside['proposals']:,} households; batch request p50 {beside['request_ms_p50']:,.0f} ms")]
+    for phase, how in (("with_operator", "beside the bulk phase run once more"),
+                       ("with_operator_admitted", "beside it again, uploads admitted at {items_per_second:g} items/s")):
+        if (beside := (results.get("bulk") or {}).get(phase)) and (op := beside.get("operator_api")):
+            label = "" if phase == "with_operator" else ", admitted"
+            rows += [(f"operator create p50 / p99{label}", f"{op['p50_ms']:,.0f} / {op['p99_ms']:,.0f} ms",
+                      f"open loop at {op['offered_per_s']:.0f}/s {how.format(**beside)}, {op['sent']:,} "
+                      f"sent; answers {op['outcomes']} (target p99 <= 100 ms)"),
+                     (f"bulk rate beside it{label}", f"{beside['households_per_s']:,.1f} hh/s",
+                      f"{beside['proposals']:,} households; batch request p50 {beside['request_ms_p50']:,.0f} ms")]
     if lk := results.get("lookups"):
         rows.append(("lookup by NIK p50 / p99", f"{lk['p50_ms']:,.0f} / {lk['p99_ms']:,.0f} ms",
                      f"{lk['people']:,} people stored; open loop {lk['offered_per_s']:.0f}/s, {lk['sent']:,} sent; "
@@ -844,6 +849,9 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--bulk-parallel", type=int, default=4, help="batch requests under way at once")
     ap.add_argument("--operator-rate", type=float, default=100.0,
                     help="households a second an operator creates one by one beside one more bulk phase (0: none)")
+    ap.add_argument("--admitted-rate", type=float, default=20.0,
+                    help=f"batch items a second the registry lets in ({ADMITTED}) for one more operator phase (0: none)")
+    ap.add_argument("--admitted-bulk", type=int, default=300, help="households through the batch endpoints in that phase")
     ap.add_argument("--lookup-members", type=int, default=0,
                     help="load this many people (households of four, by insert_many; kept for later runs) "
                          "and time lookups by NIK, 50 a second for 20 s")
@@ -928,6 +936,22 @@ async def main() -> None:
                                                               args.bulk_parallel, args.deadline, args.operator_rate)
             finally:
                 await WATCHER.stop()
+        left = used - len(beside_families)
+        admitted_families = (fresh[max(args.households + 50, left - args.admitted_bulk):left]
+                             if beside_families and args.admitted_rate else [])
+        if admitted_families:  # and once more, the uploads let in at a rate that leaves the operator room
+            console.print(f"restarting the services with {ADMITTED}={args.admitted_rate:g} for the operator phase again")
+            restart_services({ADMITTED: f"{args.admitted_rate:g}"})
+            try:
+                await WATCHER.start()
+                try:
+                    admitted = await bulk_end_to_end(ladder, admitted_families, args.bulk_size, args.bulk_parallel,
+                                                     args.deadline, args.operator_rate, ADMITTED_OPERATOR_FIRST)
+                finally:
+                    await WATCHER.stop()
+                bulk["with_operator_admitted"] = {**admitted, "items_per_second": args.admitted_rate}
+            finally:
+                restart_services({})  # as the stack was: no admission limit
         lookups: dict[str, Any] = {}
         if args.lookup_members:  # last: a million more people would change what the phases above measure
             lookups = {**await load_members(args.lookup_members),

@@ -38,6 +38,8 @@ class ServiceSettings(BaseSettings):
     log_level: str = "info"
     schedule_file: str | None = None
     outbox_sweep_seconds: float = 60.0  # the safety net; writes wake the relay at once
+    batch_items_per_second: float = Field(
+        default=0.0, ge=0, description="items of batch requests let in a second per replica (0: no limit)")
 
     def environment(self) -> str:
         """SIKS_ENV, checked: a service refuses to start without a known one."""

@@ -11,13 +11,15 @@ is found again rather than made twice; and the results of a finished request are
 import asyncio
 import hashlib
 import json
+import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError, WithJsonSchema
 
+from siks_kit.observability import metrics
 from siks_kit.store.documents import Collection, DuplicateKey
 from siks_kit.web.problems import PROBLEM, Invalid, Problem, ProblemDetails, errors_from_loc, problem_body
 
@@ -26,6 +28,7 @@ MAX_KEY_LENGTH = 200
 _ID_SPACE = uuid.UUID("0f5d3c7e-6a0b-4f1e-9d61-5b7f3c2a9e14")  # ours: ids derived from keys
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 
 def items_of(model: type[BaseModel]) -> Any:
@@ -103,6 +106,19 @@ async def run_items(raw: Sequence[dict[str, Any]], model: type[M], each: Callabl
 BulkDecision = Callable[[list[tuple[int, M]]], Awaitable[dict[int, str | Problem]]]
 
 
+TURN = 10  # items a batch decides before it lets other requests run
+
+
+async def taking_turns(items: Sequence[T], every: int = TURN) -> AsyncIterator[T]:
+    """The items one by one, letting the event loop run other requests every `every` items: a
+    batch's own CPU work (validation, domain decisions for a thousand items) must not hold a
+    single request up for its whole length."""
+    for i, item in enumerate(items):
+        if i and i % every == 0:
+            await asyncio.sleep(0)
+        yield item
+
+
 async def run_items_in_bulk(raw: Sequence[dict[str, Any]], model: type[M], bulk: BulkDecision,
                             *, instance: str) -> list[ItemResult]:
     """Validates each item, then hands all the valid ones to `bulk` at once (one read and one
@@ -110,7 +126,7 @@ async def run_items_in_bulk(raw: Sequence[dict[str, Any]], model: type[M], bulk:
     request, and a repeat with the same key finds what was stored."""
     results: dict[int, ItemResult] = {}
     valid: list[tuple[int, M]] = []
-    for index, item in enumerate(raw):
+    async for index, item in taking_turns(list(enumerate(raw))):
         try:
             valid.append((index, model.model_validate(item)))
         except ValidationError as exc:
@@ -156,16 +172,47 @@ class BatchLedger:
             pass  # the same request ran twice at once; its items were made once, by their ids
 
 
+class BatchAdmission:
+    """Lets batch items in at most `per_second` a second in this process (0: no limit), so that
+    uploads queue rather than take the cores single requests need: each batch books the next
+    free moment for its items (`len / per_second` long) and waits for it, holding no CPU. The
+    first batch after a quiet spell goes at once. Ops size it per replica, from the CPU a
+    household costs and the share of the cores the uploads may have (docs/operations.md)."""
+
+    def __init__(self, per_second: float = 0.0, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> None:
+        if per_second < 0:
+            raise ValueError("batch items per second must be 0 (no limit) or more")
+        self.per_second, self._clock, self._sleep = per_second, clock, sleep
+        self._free_at = 0.0
+
+    async def admit(self, items: int, route: str) -> float:
+        """Waits for this batch's turn; how long it waited, in seconds."""
+        if self.per_second == 0:
+            return 0.0
+        now = self._clock()
+        start = max(now, self._free_at)
+        self._free_at = start + items / self.per_second
+        if (wait := start - now) > 0:
+            await self._sleep(wait)
+        metrics.BATCH_ADMISSION_WAIT.labels(route).observe(wait)
+        return wait
+
+
+NO_LIMIT = BatchAdmission()
+
+
 async def answer_batch(ledger: BatchLedger, *, route: str, caller: str, key: str | None,
                        raw: Sequence[dict[str, Any]], model: type[M], now: datetime, instance: str,
                        each: Callable[[int, M], Awaitable[str]] | None = None,
-                       bulk: BulkDecision | None = None) -> BatchResults:
+                       bulk: BulkDecision | None = None, admission: BatchAdmission = NO_LIMIT) -> BatchResults:
     """A batch request from start to end: a repeat answered from the ledger, else the items,
-    `each` one at a time (side by side) or all of them in `bulk`."""
+    after their turn (`admission`), `each` one at a time (side by side) or all of them in `bulk`."""
     key = check_key(key)
     fingerprint = BatchLedger.fingerprint(raw) if key else ""
     if key and (earlier := await ledger.answered(route, caller, key, fingerprint)) is not None:
         return BatchResults(results=earlier)
+    await admission.admit(len(raw), route)
     if bulk is not None:
         results = await run_items_in_bulk(raw, model, bulk, instance=instance)
     elif each is not None:

@@ -25,7 +25,7 @@ def build_app(settings: Settings | None = None, *, database: Database | None = N
     lease = timedelta(seconds=settings.claim_lease_seconds)
     app = create_service_app(
         SPEC, settings, routers=[router],
-        make_deps=lambda db, clk, _s: RegistryDeps.build(db, clk, calendar, lease),
+        make_deps=lambda db, clk, _s: RegistryDeps.build(db, clk, calendar, lease, settings.batch_items_per_second),
         make_handlers=subscriptions, database=database, transport=transport, clock=clock,
     )
 

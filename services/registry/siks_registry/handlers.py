@@ -20,7 +20,7 @@ from siks_contracts.schedule import Calendar
 from siks_kit.web.auth import require_role, require_scope
 from siks_kit.runtime.clock import Clock
 from siks_kit.bus.outbox import outbox_entry
-from siks_kit.web.batch import BatchLedger, BatchResults, answer_batch, item_id
+from siks_kit.web.batch import BatchAdmission, BatchLedger, BatchResults, answer_batch, item_id, taking_turns
 from siks_kit.web.problems import Conflict, NotFound, Problem
 from siks_kit.store.documents import Database, DuplicateKey
 from siks_kit.observability.metrics import count_unmatched
@@ -48,13 +48,14 @@ class RegistryDeps:
     calendar: Calendar
     lease: timedelta
     batches: BatchLedger
+    admission: BatchAdmission
 
     @classmethod
     def build(cls, db: Database, clock: Clock, calendar: Calendar,
-              lease: timedelta = timedelta(seconds=60)) -> "RegistryDeps":
+              lease: timedelta = timedelta(seconds=60), batch_items_per_second: float = 0.0) -> "RegistryDeps":
         households = HouseholdStore(db)
         return cls(households, ProposalStore(db), NikClaims(db, households, lease), clock, calendar, lease,
-                   BatchLedger(db.collection("batches")))
+                   BatchLedger(db.collection("batches")), BatchAdmission(batch_items_per_second))
 
     async def prepare(self) -> None:
         await self.households.prepare()
@@ -157,7 +158,7 @@ async def _in_batch(deps: RegistryDeps, actor: Actor, route: str, model: type[Ba
         return await many(deps, actor, valid, key)
 
     return await answer_batch(deps.batches, route=route, caller=actor.sub, key=key, raw=items, model=model,
-                              bulk=bulk, now=deps.clock.now(), instance=instance)
+                              bulk=bulk, now=deps.clock.now(), instance=instance, admission=deps.admission)
 
 
 async def _register_many(deps: RegistryDeps, actor: Actor, valid: list[tuple[int, RegisterHousehold]],
@@ -168,7 +169,7 @@ async def _register_many(deps: RegistryDeps, actor: Actor, valid: list[tuple[int
     now = deps.clock.now()
     out: dict[int, str | Problem] = {}
     ready: dict[int, tuple[Household, dict[str, Any]]] = {}
-    for index, cmd in valid:
+    async for index, cmd in taking_turns(valid):
         try:
             require_scope(actor, cmd.region_code)
             registration = Household.register(
@@ -365,7 +366,7 @@ async def _submit_many(deps: RegistryDeps, actor: Actor, valid: list[tuple[int, 
     out: dict[int, str | Problem] = {}
     ready: dict[int, tuple[Proposal, dict[str, Any]]] = {}
     slots: set[tuple[str, Program]] = set()
-    for index, cmd in valid:
+    async for index, cmd in taking_turns(valid):
         household = households.get(cmd.household_id)
         if (ids[index] in earlier or household is None or not actor.covers(household.region_code)
                 or household.slot_holder(cmd.program) or (household.id, cmd.program) in slots):

@@ -198,3 +198,25 @@ def test_a_batch_that_fails_half_way_leaves_no_claim_and_no_pending_household_be
     monkeypatch.undo()
     again = client.post("/v1/households/batch", json={"items": [family(1), family(2)]}, headers=auth()).json()
     assert all(r["id"] for r in again["results"])  # the same people register: nothing was left holding them
+
+
+def test_batch_requests_take_their_turn_at_the_rate_ops_set(monkeypatch):
+    """SIKS_BATCH_ITEMS_PER_SECOND reaches the batch endpoints: a second batch right after a
+    first waits for the first's items to have had their time (the wait itself is
+    BatchAdmission's, tested in the kit; here the clock stands still and the wait is noted, not slept)."""
+    monkeypatch.setenv("SIKS_BATCH_ITEMS_PER_SECOND", "2")
+    db, bus, clock = MemoryDatabase(), MemoryTransport(), FixedClock(IN_WINDOW)
+    app = build_app(database=db, transport=bus, clock=clock)
+    with TestClient(app) as client:
+        admission = app.state.runtime.deps.admission
+        assert admission.per_second == 2
+        waits = []
+
+        async def no_sleep(seconds):
+            waits.append(seconds)
+        admission._sleep, admission._clock = no_sleep, lambda: 0.0  # both requests at one moment
+        for n in (1, 3):
+            resp = client.post("/v1/households/batch", json={"items": [family(n), family(n + 1)]}, headers=auth())
+            assert resp.status_code == 200 and all(r["id"] for r in resp.json()["results"]), resp.text
+        assert waits == [1.0]  # two items at two a second: the second batch waited its second
+        assert households_stored(db) == 4
