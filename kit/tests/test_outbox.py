@@ -89,6 +89,20 @@ async def test_a_sweep_makes_one_pass_page_by_page():
     assert len(reads) == 1 and pages == [2, 2, 1]  # one read of the collection, published 2, 2 and 1 at a time
 
 
+async def test_a_sweep_leaves_what_a_write_handed_over_to_the_fresh_path():
+    db, bus = MemoryDatabase(), MemoryTransport()
+    coll = db.collection("households")
+    old, new = outbox_entry(_registered(1), "h1"), outbox_entry(_registered(2), "h1")
+    await coll.insert_one({"_id": "h1", "outbox": [old]})  # left by a crash: nobody handed it over
+    relay = OutboxRelay([coll], bus)
+    db.on_write = relay.notify
+    await coll.update_one({"_id": "h1"}, {"$push": {"outbox": new}})  # handed over, not yet published
+    assert await relay.sweep() == 1
+    assert await relay.drain_fresh() == 1
+    sent = [json.loads(r.value)["event_id"] for r in bus.published]
+    assert sent == [old["event_id"], new["event_id"]]  # each once, in the document's order
+
+
 def test_sweeps_grow_rarer_as_they_grow_longer():
     assert next_sweep_after(0.1, base_s=60) == 60  # small collections: the base interval
     assert next_sweep_after(3.0, base_s=60) == pytest.approx(150)  # a 3 s sweep: 2% of the time

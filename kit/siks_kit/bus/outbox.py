@@ -193,8 +193,16 @@ class OutboxRelay:
                 sent += await self._sweep_page(coll, page)
         return sent
 
-    async def _sweep_page(self, coll: Collection, pending: dict[Any, list[Entry]]) -> int:
-        failed = await self._relay(coll, pending)
+    async def _sweep_page(self, coll: Collection, found: dict[Any, list[Entry]]) -> int:
+        # What a write handed over goes out by the fresh path, right after the sweep: sent here
+        # too, each would be published twice (consumers drop the repeat, but every one costs a
+        # read, and under load a sweep meets hundreds written a moment ago).
+        fresh, pending = self._fresh[coll.name], {}
+        for doc_id, entries in found.items():
+            handed = {entry["event_id"] for entry in fresh.get(doc_id, ())}
+            if rest := [entry for entry in entries if entry["event_id"] not in handed]:
+                pending[doc_id] = rest
+        failed = await self._relay(coll, pending) if pending else {}
         return sum(len(entries) for doc_id, entries in pending.items() if doc_id not in failed)
 
     async def drain_once(self) -> int:
