@@ -21,7 +21,7 @@ from siks_kit.observability.redaction import redact_attribute
 log = logging.getLogger(__name__)
 _provider: TracerProvider | None = None
 # The SDK builds a deprecated InstrumentationInfo (under catch_warnings) on every get_tracer
-# call, 6% of the registry's loop at 80 creates/s: one tracer per provider, asked for once.
+# call, 6% of a service's event loop at 80 requests/s: one tracer per provider, asked for once.
 _bus_tracers: "weakref.WeakKeyDictionary[trace.TracerProvider, trace.Tracer]" = weakref.WeakKeyDictionary()
 
 

@@ -18,6 +18,7 @@ from siks_contracts.events import MemberSnapshot
 from siks_kit.runtime.clock import FixedClock
 from siks_testkit.memory import MemoryDatabase, MemoryTransport
 from siks_testkit.samples import VILLAGE, household_snapshot
+from siks_testkit.testing import await_for
 from siks_decree import handlers
 from siks_decree.api import exports
 from siks_decree.commands import DraftDecree
@@ -136,9 +137,9 @@ async def test_the_publisher_wakes_on_an_issue():
     try:
         draft = await handlers.draft(deps, MENSOS, DraftDecree(program="PKH", period="2026-12"))
         await handlers.issue(deps, MENSOS, draft.id)
-        async with asyncio.timeout(5):
-            while len(bus.on(topics.DECREES)) < 3:
-                await asyncio.sleep(0.01)
+        async def all_three() -> bool:
+            return len(bus.on(topics.DECREES)) >= 3
+        await await_for(all_three, "the three beneficiary events", deadline_s=5)
     finally:
         task.cancel()
 

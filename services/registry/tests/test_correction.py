@@ -2,6 +2,7 @@
 concurrent requests: the registry over HTTP (fakes wired through bootstrap) and its handlers."""
 
 import asyncio
+import inspect
 import json
 import random
 from datetime import UTC, datetime, timedelta
@@ -299,8 +300,8 @@ class YieldingDatabase:
         class Yielding:
             def __getattr__(self, attr):
                 method = getattr(inner, attr)
-                if not callable(method):
-                    return method
+                if not inspect.iscoroutinefunction(method):
+                    return method  # attributes, and iterate (an async generator)
 
                 async def call(*args, **kwargs):
                     for _ in range(rng.randint(0, 3)):
