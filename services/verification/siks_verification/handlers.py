@@ -4,6 +4,7 @@ in domain/ladder.py), store the case and its events in one write. No rule is dec
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from siks_contracts.actor import Actor, system_actor
@@ -81,11 +82,11 @@ async def on_proposal_submitted(deps: VerificationDeps, envelope: Envelope, p: P
     """A first submission opens the case (with any check results that came first); a
     resubmission (round n) takes it back to `submitted`."""
     now = deps.clock.now()
-    extra = {"origin_trace": envelope.trace.model_dump() if envelope.trace else None}
+    extra = _origin(envelope)
     if p.round == 1:  # the common case: nothing stored yet, one insert and no read
         decision = Case.open(p, envelope.actor, now)
         if await deps.cases.insert(decision.case, _outbox(decision, envelope.actor, envelope), extra,
-                                   onto_placeholder=False):
+                                   placeholder=None):
             return
     for _ in range(WRITE_ATTEMPTS):
         case, doc = await deps.cases.load(p.proposal_id)
@@ -93,7 +94,7 @@ async def on_proposal_submitted(deps: VerificationDeps, envelope: Envelope, p: P
         if case is None:
             decision = Case.open(p, envelope.actor, now, early=_early_checks(doc, p.round))
             if await deps.cases.insert(decision.case, _outbox(decision, envelope.actor, envelope), extra,
-                                       onto_placeholder=doc is not None):
+                                       placeholder=doc):
                 return
             continue  # opened by a redelivery, or results arrived meanwhile: look again
         if p.round <= case.round:
@@ -109,8 +110,10 @@ async def on_proposal_submitted(deps: VerificationDeps, envelope: Envelope, p: P
 
 
 async def on_proposals_submitted(deps: VerificationDeps, items: Sequence[Item]) -> list[BaseException | None]:
-    """First submissions open their cases in one write; anything else (a resubmission, a case
-    that exists or has early results waiting) goes through on_proposal_submitted."""
+    """First submissions open their cases in one write, and those whose check results came
+    first (under load, often hundreds) onto their placeholders in one more; anything else (a
+    resubmission, a redelivery, a placeholder that changed meanwhile) goes through
+    on_proposal_submitted."""
     now = deps.clock.now()
     opening: list[tuple[int, tuple[Case, list[dict[str, Any]], dict[str, Any]]]] = []
     outcomes: list[BaseException | None] = [_ONE_AT_A_TIME] * len(items)
@@ -120,12 +123,40 @@ async def on_proposals_submitted(deps: VerificationDeps, items: Sequence[Item]) 
             continue
         with item.traced():  # each case's first event continues its proposal's trace
             decision = Case.open(p, envelope.actor, now)
-            opening.append((i, (decision.case, _outbox(decision, envelope.actor, envelope),
-                                {"origin_trace": envelope.trace.model_dump() if envelope.trace else None})))
+            opening.append((i, (decision.case, _outbox(decision, envelope.actor, envelope), _origin(envelope))))
+    collided = []
     for (i, _), went_in in zip(opening, await deps.cases.insert_many([new for _, new in opening]), strict=True):
         if went_in:
             outcomes[i] = None
+        else:
+            collided.append(i)
+    if collided:
+        await _open_onto_placeholders(deps, [items[i] for i in collided], collided, outcomes, now)
     return outcomes
+
+
+async def _open_onto_placeholders(deps: VerificationDeps, items: list[Item], positions: list[int],
+                                  outcomes: list[BaseException | None], now: datetime) -> None:
+    stored = await deps.cases.load_many([item.payload.proposal_id for item in items])
+    opening: list[tuple[int, tuple[Case, list[dict[str, Any]], dict[str, Any], dict[str, Any]]]] = []
+    for i, item in zip(positions, items, strict=True):
+        placeholder = stored.get(item.payload.proposal_id)
+        if placeholder is None or "stage" in placeholder:
+            continue  # a case (a redelivery) or gone meanwhile: one at a time
+        with item.traced():
+            decision = Case.open(item.payload, item.envelope.actor, now,
+                                 early=_early_checks(placeholder, item.payload.round))
+            opening.append((i, (decision.case, _outbox(decision, item.envelope.actor, item.envelope),
+                                _origin(item.envelope), placeholder)))
+    if opening:
+        for (i, _), opened in zip(opening, await deps.cases.open_onto_placeholders([o for _, o in opening]),
+                                  strict=True):
+            if opened:
+                outcomes[i] = None
+
+
+def _origin(envelope: Envelope) -> dict[str, Any]:
+    return {"origin_trace": envelope.trace.model_dump() if envelope.trace else None}
 
 
 class _Ignored(Exception):
@@ -160,8 +191,10 @@ async def on_checks_completed_many(deps: VerificationDeps, items: Sequence[Item]
     cases = await deps.cases.get_many([item.payload.proposal_id for item in items])
     outcomes: list[BaseException | None] = [_ONE_AT_A_TIME] * len(items)
     saves: list[tuple[int, tuple[Case, int, list[dict[str, Any]]]]] = []
+    early: list[int] = []
     for i, item in enumerate(items):
         if (case := cases.get(item.payload.proposal_id)) is None:
+            early.append(i)
             continue
         with item.traced():  # the case's events continue the results' trace
             decision = case.record_checks(item.payload)
@@ -173,6 +206,12 @@ async def on_checks_completed_many(deps: VerificationDeps, items: Sequence[Item]
                              strict=True):
         if saved:
             outcomes[i] = None
+    if early:  # before their cases (under load, often hundreds): a placeholder each, in one write
+        kept = await deps.cases.keep_early_many([(items[i].payload.proposal_id, "completed",
+                                                  items[i].payload.model_dump(mode="json")) for i in early])
+        for i, went_in in zip(early, kept, strict=True):
+            if went_in:
+                outcomes[i] = None
     return outcomes
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from fastapi.testclient import TestClient
 from siks_contracts import topics
 from siks_contracts.enums import Role
-from siks_contracts.events import CheckResult, ChecksCompleted
+from siks_contracts.events import CheckResult, ChecksCompleted, ChecksPending
 from siks_kit.bus.consumer import Consumer
 from siks_kit.bus.outbox import OutboxRelay
 from siks_kit.runtime.clock import FixedClock
@@ -46,7 +46,8 @@ async def test_first_submissions_open_in_one_write_and_results_for_them_are_read
     counting.clear()
     await consumer.process_batch(topics.PROPOSALS, [_record(topics.PROPOSALS, pid, proposal_submitted(pid), "registry")
                                                     for pid in ids])
-    assert counting.of().count("insert_each") == 1  # the five new cases (p-5 collides with its placeholder)
+    # The five new cases in one write; p-5 collides with its placeholder and opens onto it.
+    assert counting.of() == ["insert_each", "find", "update_each"], counting.of()
     counting.clear()
     await consumer.process_batch(topics.CHECKS, [_record(topics.CHECKS, pid, _checks(pid), "integration")
                                                  for pid in ids[:5]])
@@ -90,3 +91,47 @@ async def test_many_cases_are_read_in_one_request_and_one_read_each_as_its_calle
         too_many = client.get("/v1/cases", params={"proposal_id": [f"p-{i}" for i in range(101)]}, headers=as_("32.04"))
         assert too_many.status_code == 422 and too_many.headers["content-type"] == "application/problem+json"
         assert client.get("/v1/cases", headers=as_("32.04")).status_code == 422
+
+
+async def test_results_before_their_cases_wait_in_one_write_and_the_cases_open_onto_them_in_one_more():
+    """Under load integration often answers before verification has opened the case (the two
+    topics are consumed side by side): hundreds of results a batch would otherwise each cost a
+    read and a write, and their proposals as many more."""
+    db, bus = MemoryDatabase(), MemoryTransport()
+    counting = CommandLog(db)
+    deps = VerificationDeps.build(db, FixedClock(T0))
+    consumer = Consumer("verification", bus, subscriptions(deps))
+    ids = [f"p-{i}" for i in range(5)]
+    await consumer.process_batch(topics.CHECKS, [_record(topics.CHECKS, pid, _checks(pid), "integration") for pid in ids])
+    assert counting.of() == ["find", "insert_each"], counting.of()  # one read, the placeholders in one write
+    counting.clear()
+    await consumer.process_batch(topics.CHECKS, [_record(topics.CHECKS, pid, _checks(pid), "integration") for pid in ids])
+    assert counting.of().count("update_one") == 5  # a redelivery: each placeholder rewritten as it was, one at a time
+    counting.clear()
+    await consumer.process_batch(topics.PROPOSALS, [_record(topics.PROPOSALS, pid, proposal_submitted(pid), "registry")
+                                                    for pid in ids])
+    assert counting.of() == ["insert_each", "find", "update_each"], counting.of()
+    for pid in ids:
+        case = await deps.cases.get(pid)
+        assert case is not None and case.stage == "submitted" and case.checks.passed is True and case.checks.desil == 3
+    assert bus.on(topics.dead_letter(topics.PROPOSALS)) == [] and bus.on(topics.dead_letter(topics.CHECKS)) == []
+
+
+async def test_results_added_to_a_placeholder_while_its_case_opens_are_not_lost():
+    """A case opens onto its placeholder only as it read it: results written meanwhile (the
+    pending round, then the completed one) send it round again, and it opens with them."""
+    db = MemoryDatabase()
+    deps = VerificationDeps.build(db, FixedClock(T0))
+    consumer = Consumer("verification", MemoryTransport(), subscriptions(deps))
+    await consumer.process_batch(topics.CHECKS, [_record(topics.CHECKS, "p-1", ChecksPending(
+        proposal_id="p-1", household_id="h-1", waiting_on=["dukcapil"], checks=[]), "integration")])
+    real_open = deps.cases.open_onto_placeholders
+
+    async def completed_meanwhile(opening):
+        await deps.cases.keep_early("p-1", "completed", _checks("p-1").model_dump(mode="json"))
+        return await real_open(opening)
+
+    deps.cases.open_onto_placeholders = completed_meanwhile
+    await consumer.process_batch(topics.PROPOSALS, [_record(topics.PROPOSALS, "p-1", proposal_submitted("p-1"), "registry")])
+    case = await deps.cases.get("p-1")
+    assert case is not None and case.checks.passed is True and case.checks.desil == 3

@@ -187,11 +187,11 @@ async def test_results_that_arrive_just_before_the_insert_are_kept_and_the_case_
     deps, consumer, _ = world
     real_insert, calls = deps.cases.insert, []
 
-    async def results_arrive_first(case, outbox, extra, onto_placeholder):
+    async def results_arrive_first(case, outbox, extra, placeholder):
         if not calls:
             calls.append(case.proposal_id)
             await deps.cases.keep_early(case.proposal_id, "completed", checks().model_dump(mode="json"))
-        return await real_insert(case, outbox, extra, onto_placeholder=onto_placeholder)
+        return await real_insert(case, outbox, extra, placeholder=placeholder)
 
     monkeypatch.setattr(deps.cases, "insert", results_arrive_first)
     await deliver(consumer, topics.PROPOSALS, envelope(proposal_submitted()))

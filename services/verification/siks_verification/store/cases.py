@@ -94,19 +94,25 @@ class CaseStore:
                                                     for case, outbox, extra in new]))
         return [i not in collided for i in range(len(new))]
 
+    async def load_many(self, case_ids: list[str]) -> dict[str, Document]:
+        """The documents of those ids as stored, cases and placeholders, in one read."""
+        return {doc["_id"]: doc for doc in await self.coll.find({"_id": {"$in": case_ids}}, projection={"outbox": 0})}
+
     async def insert(self, case: Case, outbox: list[dict[str, Any]], extra: dict[str, Any],
-                     onto_placeholder: bool) -> bool:
+                     placeholder: Document | None) -> bool:
         """Stores a new case, onto the placeholder of check results that came before it when the
         caller saw one. False when the document is not as the caller saw it: the case exists
-        (a redelivered proposal) or results made a placeholder meanwhile (the topics are
-        consumed side by side); the caller looks again."""
-        doc = {**to_doc(case), **extra}
-        if not onto_placeholder:
-            return await insert_new(self.coll, {**doc, "outbox": outbox})
-        body = {k: v for k, v in doc.items() if k != "_id"}
-        return await self.coll.update_one({"_id": case.proposal_id, "stage": {"$exists": False}},
-                                          {"$set": body, "$unset": {"early": ""},
-                                           "$push": {"outbox": {"$each": outbox}}})
+        (a redelivered proposal), results made a placeholder or added to it meanwhile (the
+        topics are consumed side by side); the caller looks again."""
+        if placeholder is None:
+            return await insert_new(self.coll, {**to_doc(case), **extra, "outbox": outbox})
+        return await self.coll.update_one(*_onto_placeholder(case, outbox, extra, placeholder))
+
+    async def open_onto_placeholders(self, opening: list[tuple[Case, list[dict[str, Any]], dict[str, Any], Document]]
+                                     ) -> list[bool]:
+        """Many new cases, each onto the placeholder it was decided with, in one write; per
+        case, whether its placeholder was still as read."""
+        return await self.coll.update_each([_onto_placeholder(*one) for one in opening])
 
     async def save(self, case: Case, loaded_version: int, outbox: list[dict[str, Any]]) -> bool:
         """One write, only if nobody saved the case since it was loaded (optimistic)."""
@@ -123,6 +129,27 @@ class CaseStore:
         other) wait on a placeholder; False when the case is open by now."""
         try:
             return await self.coll.update_one({"_id": case_id, "stage": {"$exists": False}},
-                                              {"$set": {f"early.{field}": value}}, upsert=True)
+                                              {"$set": {f"early.{field}": value}, "$inc": {EARLY_WRITES: 1}},
+                                              upsert=True)
         except DuplicateKey:
             return False
+
+    async def keep_early_many(self, early: list[tuple[str, str, dict[str, Any]]]) -> list[bool]:
+        """Results (case id, field, value) for cases not open yet, each on a new placeholder,
+        in one write; per result, whether it went in (False: a case or a placeholder of that
+        id exists, and keep_early settles it)."""
+        collided = set(await self.coll.insert_each([{"_id": case_id, "early": {field: value}, EARLY_WRITES: 1}
+                                                    for case_id, field, value in early]))
+        return [i not in collided for i in range(len(early))]
+
+
+# Counts the writes of early results onto a placeholder: a case opens onto the placeholder only
+# as it read it, so results added meanwhile are not lost under the case it decided without them.
+EARLY_WRITES = "early_writes"
+
+
+def _onto_placeholder(case: Case, outbox: list[dict[str, Any]], extra: dict[str, Any],
+                      placeholder: Document) -> tuple[Document, Document]:
+    body = {k: v for k, v in {**to_doc(case), **extra}.items() if k != "_id"}
+    return ({"_id": case.proposal_id, "stage": {"$exists": False}, EARLY_WRITES: placeholder.get(EARLY_WRITES)},
+            {"$set": body, "$unset": {"early": "", EARLY_WRITES: ""}, "$push": {"outbox": {"$each": outbox}}})
