@@ -82,10 +82,11 @@ def _invalid_item(index: int, exc: ValidationError, instance: str) -> ProblemDet
 
 
 async def run_items(raw: Sequence[dict[str, Any]], model: type[M], each: Callable[[int, M], Awaitable[str]],
-                    *, instance: str, parallel: int = 16) -> list[ItemResult]:
+                    *, instance: str, parallel: int = 16, first: int = 0) -> list[ItemResult]:
     """Validates each item, then `each(index, item)` side by side (up to `parallel`); a
     Problem it raises is that item's result. Anything else (the database away) fails the
-    request: what was stored stays stored, and a repeat with the same key finds it."""
+    request: what was stored stays stored, and a repeat with the same key finds it. `first`:
+    the index of raw[0] in the request's items (a slice of them)."""
     gate = asyncio.Semaphore(parallel)
 
     async def one(index: int, item: dict[str, Any]) -> ItemResult:
@@ -99,7 +100,7 @@ async def run_items(raw: Sequence[dict[str, Any]], model: type[M], each: Callabl
             except Problem as exc:
                 return ItemResult(index=index, problem=_problem_of(index, exc, instance))
 
-    return list(await asyncio.gather(*(one(i, item) for i, item in enumerate(raw))))
+    return list(await asyncio.gather(*(one(i, item) for i, item in enumerate(raw, first))))
 
 
 # Given the valid items as (index, item), what each came to: its id, or why it was not stored.
@@ -120,13 +121,13 @@ async def taking_turns(items: Sequence[T], every: int = TURN) -> AsyncIterator[T
 
 
 async def run_items_in_bulk(raw: Sequence[dict[str, Any]], model: type[M], bulk: BulkDecision,
-                            *, instance: str) -> list[ItemResult]:
+                            *, instance: str, first: int = 0) -> list[ItemResult]:
     """Validates each item, then hands all the valid ones to `bulk` at once (one read and one
     write for the lot where the service can); as run_items, anything but a Problem fails the
     request, and a repeat with the same key finds what was stored."""
     results: dict[int, ItemResult] = {}
     valid: list[tuple[int, M]] = []
-    async for index, item in taking_turns(list(enumerate(raw))):
+    async for index, item in taking_turns(list(enumerate(raw, first))):
         try:
             valid.append((index, model.model_validate(item)))
         except ValidationError as exc:
@@ -134,7 +135,7 @@ async def run_items_in_bulk(raw: Sequence[dict[str, Any]], model: type[M], bulk:
     for index, outcome in (await bulk(valid) if valid else {}).items():
         results[index] = (ItemResult(index=index, problem=_problem_of(index, outcome, instance))
                           if isinstance(outcome, Problem) else ItemResult(index=index, id=outcome))
-    return [results[index] for index in range(len(raw))]
+    return [results[index] for index in range(first, first + len(raw))]
 
 
 class BatchLedger:
@@ -172,6 +173,9 @@ class BatchLedger:
             pass  # the same request ran twice at once; its items were made once, by their ids
 
 
+SLICE = 10  # items let in at a time under an admission limit
+
+
 class BatchAdmission:
     """Lets batch items in at most `per_second` a second in this process (0: no limit), so that
     uploads queue rather than take the cores single requests need: each batch books the next
@@ -185,6 +189,12 @@ class BatchAdmission:
             raise ValueError("batch items per second must be 0 (no limit) or more")
         self.per_second, self._clock, self._sleep = per_second, clock, sleep
         self._free_at = 0.0
+
+    def slice_of(self, items: int) -> int:
+        """How many of a batch's items go in at a time: under a limit, a slice of SLICE, each
+        on its turn; a hundred let in at once held the database, and the single requests
+        behind it, for the length of their burst. Without a limit, the whole batch."""
+        return min(items, SLICE) if self.per_second else max(items, 1)
 
     async def admit(self, items: int, route: str) -> float:
         """Waits for this batch's turn; how long it waited, in seconds."""
@@ -212,13 +222,14 @@ async def answer_batch(ledger: BatchLedger, *, route: str, caller: str, key: str
     fingerprint = BatchLedger.fingerprint(raw) if key else ""
     if key and (earlier := await ledger.answered(route, caller, key, fingerprint)) is not None:
         return BatchResults(results=earlier)
-    await admission.admit(len(raw), route)
-    if bulk is not None:
-        results = await run_items_in_bulk(raw, model, bulk, instance=instance)
-    elif each is not None:
-        results = await run_items(raw, model, each, instance=instance)
-    else:
+    if bulk is None and each is None:
         raise TypeError("answer_batch needs `each` or `bulk`")
+    results: list[ItemResult] = []
+    for first in range(0, len(raw), admission.slice_of(len(raw))):
+        part = raw[first:first + admission.slice_of(len(raw))]
+        await admission.admit(len(part), route)
+        results += (await run_items_in_bulk(part, model, bulk, instance=instance, first=first) if bulk is not None
+                    else await run_items(part, model, each, instance=instance, first=first))
     if key:
         await ledger.record(route, caller, key, fingerprint, results, now)
     return BatchResults(results=results)
