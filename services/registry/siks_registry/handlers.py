@@ -480,12 +480,16 @@ async def on_beneficiary_status_changed(deps: RegistryDeps, envelope: Envelope, 
 
 
 async def _apply_entry(deps: RegistryDeps, entry: BeneficiaryStatusChanged) -> bool:
-    """Whether the household is held here."""
+    """Whether the household is held here. The slot the decreed proposal held is freed in the
+    same write: whoever sees the household's new status may propose again at once."""
     for _ in range(RETRIES):
         household = await deps.households.get(entry.household_id)
         if household is None:
             return False
         changed = household.apply_decree(entry, deps.clock.now())
-        if changed is None or await deps.households.save(changed, expected_version=household.version):
+        held = household.open_proposals.get(entry.program) == entry.proposal_id
+        if changed is None or await deps.households.save(
+                changed, expected_version=household.version,
+                releasing=(entry.program, entry.proposal_id) if held else None):
             return True
     raise RuntimeError(f"household {entry.household_id} kept changing; the event will be delivered again")

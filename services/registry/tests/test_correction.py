@@ -247,6 +247,24 @@ def test_a_replayed_v1_decree_record_has_the_same_effect(env):
     assert client.get(f"/v1/proposals/{p['id']}", headers=auth()).json()["status"] == "decreed"
 
 
+def test_the_decree_frees_the_slot_in_the_write_that_makes_the_household_active(env, monkeypatch):
+    """Whoever sees the household active may propose at once (an ineligibility report, say):
+    the slot goes in the same write, not in one after it, so nothing is left held when that
+    later write never comes."""
+    client, _, bus, _ = env
+    h = create(client)
+    p = propose(client, h["id"])
+    deps = client.app.state.runtime.deps
+
+    async def never(*_args, **_kwargs):
+        return False
+    monkeypatch.setattr(deps.households, "release_slot", never)
+    deliver(client, bus, topics.DECREES, decree(h["id"], p["id"]))
+    after = client.get(f"/v1/households/{h['id']}", headers=auth()).json()
+    assert after["programs"][0]["status"] == "active" and after["open_proposals"] == {}
+    propose(client, h["id"], kind="ineligibility")  # 201, not "already has an open PKH proposal"
+
+
 def test_an_entry_about_a_household_never_registered_here_is_counted_not_dead_lettered(env):
     client, _, bus, _ = env
     before = UNMATCHED.labels("decree.beneficiary_status_changed.v1")._value.get()

@@ -152,12 +152,19 @@ class HouseholdStore:
         doc = await self.coll.find_one({"_id": household_id}, {"outbox": 0})
         return (household_of(doc), doc.get("pending_since")) if doc else None
 
-    async def save(self, h: Household, expected_version: int, outbox: dict[str, Any] | None = None) -> bool:
-        """Writes the new state if the stored one is still at `expected_version` (false if not)."""
+    async def save(self, h: Household, expected_version: int, outbox: dict[str, Any] | None = None,
+                   releasing: tuple[Program, str] | None = None) -> bool:
+        """Writes the new state if the stored one is still at `expected_version` (false if not).
+        `releasing` (programme, proposal id): frees that slot in the same write, if that
+        proposal still holds it (false if not: slots change without a new version)."""
         update: dict[str, Any] = {"$set": household_doc(h)}
+        guard: dict[str, Any] = {"_id": h.id, "version": expected_version, **VISIBLE}
         if outbox:
             update["$push"] = {"outbox": outbox}
-        return await self.coll.update_one({"_id": h.id, "version": expected_version, **VISIBLE}, update)
+        if releasing:
+            slot = f"open_proposals.{releasing[0].value}"
+            guard[slot], update["$unset"] = releasing[1], {slot: ""}
+        return await self.coll.update_one(guard, update)
 
     async def search(self, *, region_prefix: str | None, q: str | None, limit: int, skip: int) -> list[Household]:
         filter: dict[str, Any] = dict(VISIBLE)
