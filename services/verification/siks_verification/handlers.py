@@ -207,8 +207,11 @@ async def on_checks_completed_many(deps: VerificationDeps, items: Sequence[Item]
         if saved:
             outcomes[i] = None
     if early:  # before their cases (under load, often hundreds): a placeholder each, in one write
-        kept = await deps.cases.keep_early_many([(items[i].payload.proposal_id, "completed",
-                                                  items[i].payload.model_dump(mode="json")) for i in early])
+        waiting = []
+        for i in early:
+            with items[i].traced():  # each result's handling is a span of its own trace, as for the rest
+                waiting.append((items[i].payload.proposal_id, "completed", items[i].payload.model_dump(mode="json")))
+        kept = await deps.cases.keep_early_many(waiting)
         for i, went_in in zip(early, kept, strict=True):
             if went_in:
                 outcomes[i] = None

@@ -11,6 +11,7 @@ from siks_contracts.enums import Role
 from siks_contracts.events import CheckResult, ChecksCompleted, ChecksPending
 from siks_kit.bus.consumer import Consumer
 from siks_kit.bus.outbox import OutboxRelay
+from siks_kit.observability import tracing
 from siks_kit.runtime.clock import FixedClock
 from siks_kit.runtime.settings import DEVELOPMENT_JWT_SECRET
 from siks_kit.web.auth import issue_token
@@ -93,17 +94,25 @@ async def test_many_cases_are_read_in_one_request_and_one_read_each_as_its_calle
         assert client.get("/v1/cases", headers=as_("32.04")).status_code == 422
 
 
-async def test_results_before_their_cases_wait_in_one_write_and_the_cases_open_onto_them_in_one_more():
+async def test_results_before_their_cases_wait_in_one_write_and_the_cases_open_onto_them_in_one_more(monkeypatch):
     """Under load integration often answers before verification has opened the case (the two
     topics are consumed side by side): hundreds of results a batch would otherwise each cost a
-    read and a write, and their proposals as many more."""
+    read and a write, and their proposals as many more. Each result is still handled in a span
+    of its own trace (the e2e trace test follows a household into verification by it)."""
     db, bus = MemoryDatabase(), MemoryTransport()
     counting = CommandLog(db)
     deps = VerificationDeps.build(db, FixedClock(T0))
     consumer = Consumer("verification", bus, subscriptions(deps))
     ids = [f"p-{i}" for i in range(5)]
+    spans, consuming = [], tracing.consuming
+
+    def recording(topic, headers, stored):
+        spans.append(topic)
+        return consuming(topic, headers, stored)
+    monkeypatch.setattr(tracing, "consuming", recording)
     await consumer.process_batch(topics.CHECKS, [_record(topics.CHECKS, pid, _checks(pid), "integration") for pid in ids])
     assert counting.of() == ["find", "insert_each"], counting.of()  # one read, the placeholders in one write
+    assert spans == [topics.CHECKS] * 5
     counting.clear()
     await consumer.process_batch(topics.CHECKS, [_record(topics.CHECKS, pid, _checks(pid), "integration") for pid in ids])
     assert counting.of().count("update_one") == 5  # a redelivery: each placeholder rewritten as it was, one at a time
