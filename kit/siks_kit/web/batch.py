@@ -225,8 +225,9 @@ async def answer_batch(ledger: BatchLedger, *, route: str, caller: str, key: str
     if bulk is None and each is None:
         raise TypeError("answer_batch needs `each` or `bulk`")
     results: list[ItemResult] = []
-    for first in range(0, len(raw), admission.slice_of(len(raw))):
-        part = raw[first:first + admission.slice_of(len(raw))]
+    step = admission.slice_of(len(raw))
+    for first in range(0, len(raw), step):
+        part = raw[first:first + step]
         await admission.admit(len(part), route)
         results += (await run_items_in_bulk(part, model, bulk, instance=instance, first=first) if bulk is not None
                     else await run_items(part, model, each, instance=instance, first=first))

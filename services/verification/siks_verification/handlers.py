@@ -131,15 +131,17 @@ async def on_proposals_submitted(deps: VerificationDeps, items: Sequence[Item]) 
         else:
             collided.append(i)
     if collided:
-        await _open_onto_placeholders(deps, [items[i] for i in collided], collided, outcomes, now)
+        await _open_onto_placeholders(deps, items, collided, outcomes, now)
     return outcomes
 
 
-async def _open_onto_placeholders(deps: VerificationDeps, items: list[Item], positions: list[int],
+async def _open_onto_placeholders(deps: VerificationDeps, items: Sequence[Item], collided: list[int],
                                   outcomes: list[BaseException | None], now: datetime) -> None:
-    stored = await deps.cases.load_many([item.payload.proposal_id for item in items])
+    """The collided items whose documents are placeholders open onto them, in one write."""
+    stored = await deps.cases.load_many([items[i].payload.proposal_id for i in collided])
     opening: list[tuple[int, tuple[Case, list[dict[str, Any]], dict[str, Any], dict[str, Any]]]] = []
-    for i, item in zip(positions, items, strict=True):
+    for i in collided:
+        item = items[i]
         placeholder = stored.get(item.payload.proposal_id)
         if placeholder is None or "stage" in placeholder:
             continue  # a case (a redelivery) or gone meanwhile: one at a time

@@ -84,8 +84,7 @@ class CaseStore:
 
     async def get_many(self, case_ids: list[str]) -> dict[str, Case]:
         """The open cases among those ids, in one read."""
-        docs = await self.coll.find({"_id": {"$in": case_ids}}, projection={"outbox": 0})
-        return {doc["_id"]: from_doc(doc) for doc in docs if "stage" in doc}
+        return {case_id: from_doc(doc) for case_id, doc in (await self.load_many(case_ids)).items() if "stage" in doc}
 
     async def insert_many(self, new: list[tuple[Case, list[dict[str, Any]], dict[str, Any]]]) -> list[bool]:
         """New cases with their events and what lives beside them, in one write; per case,
