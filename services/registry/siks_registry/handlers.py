@@ -475,8 +475,6 @@ async def on_beneficiary_status_changed(deps: RegistryDeps, envelope: Envelope, 
             break
     if not household_found and proposal is None:
         count_unmatched(envelope.type, log)
-        return
-    await deps.households.release_slot(entry.household_id, entry.program, entry.proposal_id)
 
 
 async def _apply_entry(deps: RegistryDeps, entry: BeneficiaryStatusChanged) -> bool:
@@ -488,8 +486,11 @@ async def _apply_entry(deps: RegistryDeps, entry: BeneficiaryStatusChanged) -> b
             return False
         changed = household.apply_decree(entry, deps.clock.now())
         held = household.open_proposals.get(entry.program) == entry.proposal_id
-        if changed is None or await deps.households.save(
-                changed, expected_version=household.version,
-                releasing=(entry.program, entry.proposal_id) if held else None):
+        if changed is None:  # applied before; a slot left by a write cut off then still goes
+            if held:
+                await deps.households.release_slot(entry.household_id, entry.program, entry.proposal_id)
+            return True
+        if await deps.households.save(changed, expected_version=household.version,
+                                      releasing=(entry.program, entry.proposal_id) if held else None):
             return True
     raise RuntimeError(f"household {entry.household_id} kept changing; the event will be delivered again")
