@@ -95,14 +95,15 @@ async def test_half_open_lets_only_one_trial_through_at_a_time():
         with pytest.raises(Boom):
             await b.call(fail)
     clock.t += 10
-    gate = asyncio.Event()
+    gate, started = asyncio.Event(), asyncio.Event()
 
     async def slow() -> str:
+        started.set()
         await gate.wait()
         return "late"
 
     trial = asyncio.create_task(b.call(slow))
-    await asyncio.sleep(0)  # let the trial claim its slot (a scheduling step, not a wait on time)
+    await asyncio.wait_for(started.wait(), 5)  # the trial holds its slot
     with pytest.raises(CircuitOpen):
         await b.call(ok)
     gate.set()
@@ -133,16 +134,17 @@ async def test_with_wait_for_trial_calls_during_a_trial_go_through_once_it_succe
         with pytest.raises(Boom):
             await b.call(fail)
     clock.t += 10
-    gate = asyncio.Event()
+    gate, started = asyncio.Event(), asyncio.Event()
 
     async def slow() -> str:
+        started.set()
         await gate.wait()
         return "trial"
 
     trial = asyncio.create_task(b.call(slow))
-    await asyncio.sleep(0)
+    await asyncio.wait_for(started.wait(), 5)  # the trial holds its slot
     waiting = [asyncio.create_task(b.call(ok)) for _ in range(3)]
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # one scheduling step: each call reaches the breaker (refused or held), no wait on time
     assert not any(t.done() for t in waiting)  # held, not refused
     gate.set()
     assert await trial == "trial" and [await t for t in waiting] == ["ok"] * 3
@@ -155,16 +157,17 @@ async def test_with_wait_for_trial_calls_during_a_failing_trial_are_refused():
         with pytest.raises(Boom):
             await b.call(fail)
     clock.t += 10
-    gate = asyncio.Event()
+    gate, started = asyncio.Event(), asyncio.Event()
 
     async def slow_fail() -> None:
+        started.set()
         await gate.wait()
         raise Boom
 
     trial = asyncio.create_task(b.call(slow_fail))
-    await asyncio.sleep(0)
+    await asyncio.wait_for(started.wait(), 5)  # the trial holds its slot
     waiting = asyncio.create_task(b.call(ok))
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # one scheduling step: the call reaches the breaker and is held
     gate.set()
     with pytest.raises(Boom):
         await trial
