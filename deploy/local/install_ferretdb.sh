@@ -51,6 +51,13 @@
 #    and faster (8.5 against 11.6 s). Its own sjson tests pass but for the wording of errors
 #    about broken JSON; tests/test_ferretdb_build.py writes, rewrites and reads back every kind
 #    of value we store.
+# 8. No leak tracking of in-memory iterators (ferretdb/untracked-iterators.patch). Every iterator
+#    over a document's fields or an array's items was registered in a pprof profile (a stack
+#    walk each) and given a finalizer, to catch one left open; they hold nothing but memory, and
+#    documents are iterated for every filter, projection and encoding: a tenth of FerretDB's CPU
+#    under the bulk load. They are plain objects now; iterators over SQLite rows, transactions
+#    and cursors, which hold connections, are tracked as before. FerretDB 3.9 -> 3.5 ms of CPU
+#    per household on the bulk path, two runs each back to back.
 set -euo pipefail
 FERRETDB_VERSION="${FERRETDB_VERSION:-v1.24.2}"
 CACHE="${SIKS_CACHE:-$HOME/.cache/siks}"
