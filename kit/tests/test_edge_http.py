@@ -154,8 +154,8 @@ def test_the_default_limit_is_one_mebibyte():
 def test_every_kind_of_problem_has_a_type_uri_under_one_base():
     slugs = {k.slug for k in PROBLEM}
     assert {"validation", "unauthorized", "forbidden", "not-found", "conflict", "stale-version", "window-closed",
-            "deadline-passed", "programme-rule", "separation-of-duties", "nik-taken", "body-too-large",
-            "rate-limited", "database-unavailable", "internal"} <= slugs
+            "deadline-passed", "programme-rule", "separation-of-duties", "nik-taken", "in-progress",
+            "body-too-large", "rate-limited", "database-unavailable", "internal"} <= slugs
     assert all(k.value == PROBLEM_BASE + k.slug for k in PROBLEM) and set(PROBLEM_INFO) == set(PROBLEM)
 
 

@@ -231,6 +231,13 @@ async def answer_batch(ledger: BatchLedger, *, route: str, caller: str, key: str
         await admission.admit(len(part), route)
         results += (await run_items_in_bulk(part, model, bulk, instance=instance, first=first) if bulk is not None
                     else await run_items(part, model, each, instance=instance, first=first))
-    if key:
+    if key and not any(_worth_repeating(r) for r in results):
         await ledger.record(route, caller, key, fingerprint, results, now)
     return BatchResults(results=results)
+
+
+def _worth_repeating(result: ItemResult) -> bool:
+    """An item whose answer a repeat may change (an earlier attempt still under way, or a
+    passing failure): the batch's answer is not kept, so the repeat runs its items again
+    (those stored meanwhile answer with what they stored)."""
+    return result.problem is not None and (result.problem.status >= 500 or result.problem.type == PROBLEM.in_progress)

@@ -37,6 +37,7 @@ class PROBLEM(StrEnum):  # noqa: N801 - read as a namespace: PROBLEM.window_clos
     programme_rule = PROBLEM_BASE + "programme-rule"
     separation_of_duties = PROBLEM_BASE + "separation-of-duties"
     nik_taken = PROBLEM_BASE + "nik-taken"
+    in_progress = PROBLEM_BASE + "in-progress"
     body_too_large = PROBLEM_BASE + "body-too-large"
     idempotency_key_reused = PROBLEM_BASE + "idempotency-key-reused"
     rate_limited = PROBLEM_BASE + "rate-limited"
@@ -63,6 +64,7 @@ PROBLEM_INFO: dict[PROBLEM, tuple[int, str]] = {
     PROBLEM.programme_rule: (409, "Programme rule not met"),
     PROBLEM.separation_of_duties: (409, "Separation of duties"),
     PROBLEM.nik_taken: (409, "NIK already registered"),
+    PROBLEM.in_progress: (409, "Earlier attempt under way"),
     PROBLEM.body_too_large: (413, "Request body too large"),
     PROBLEM.rate_limited: (429, "Too many requests"),
     PROBLEM.database_unavailable: (503, "Database unavailable"),
@@ -208,6 +210,12 @@ class SeparationOfDuties(Conflict):
 
 class NikTaken(Conflict):
     default_type = PROBLEM.nik_taken
+
+
+class InProgress(Conflict):
+    """An earlier attempt at the same item (same id) may still finish: repeat shortly."""
+
+    default_type = PROBLEM.in_progress
 
 
 class BodyTooLarge(Problem):
