@@ -5,6 +5,7 @@ Rules live in domain/ (Household, Proposal); the order of the writes that span d
 """
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,7 +22,7 @@ from siks_kit.web.auth import require_role, require_scope
 from siks_kit.runtime.clock import Clock
 from siks_kit.bus.outbox import outbox_entry
 from siks_kit.web.batch import BatchAdmission, BatchLedger, BatchResults, answer_batch, item_id, taking_turns
-from siks_kit.web.problems import Conflict, NotFound, Problem
+from siks_kit.web.problems import Conflict, InProgress, NotFound, Problem
 from siks_kit.store.documents import Database, DuplicateKey
 from siks_kit.observability.metrics import count_unmatched
 from siks_kit.observability.tracing import current_trace_context
@@ -30,7 +31,7 @@ from .commands import AmendHousehold, MemberIn, RegisterHousehold, SubmitProposa
 from .domain.household import Address, Amendment, Household, Member, refusal_for_claim
 from .domain.proposal import PENDING, Proposal
 from .domain.refusals import Refused
-from .store.repositories import HouseholdStore, NikClaims, ProposalStore
+from .store.repositories import HouseholdStore, NikClaims, ProposalStore, StillUnderWay
 from .views import HouseholdOut, HouseholdPage, ProposalOut
 
 SERVICE = "registry"
@@ -100,44 +101,53 @@ async def register_household(deps: RegistryDeps, actor: Actor, cmd: RegisterHous
         address=Address(cmd.address.street, cmd.address.rt, cmd.address.rw), members=members,
         housing=cmd.housing, assets=cmd.assets, by=actor.sub, now=now)
     household = registration.household
-    # Pending first, then the claims, then visible with its event: see store/repositories.py.
+    if household_id is not None and (earlier := await _registered_before(deps, actor, household_id)) is not None:
+        return earlier
+    # The claims first, then the household with its event in one insert: see store/repositories.py.
+    token = str(uuid4())
     try:
-        await deps.households.add_pending(household, now)
-    except DuplicateKey:
-        if household_id is None:
-            raise
-        if (earlier := await _registered_before(deps, actor, household_id)) is not None:
-            return earlier
-        try:
-            await deps.households.add_pending(household, now)
-        except DuplicateKey:
-            raise Conflict(RACING_ATTEMPT) from None
+        refused = await deps.niks.claim(household.niks, household.id, now, token)
+    except StillUnderWay:
+        raise InProgress(RACING_ATTEMPT) from None
+    if refused:
+        raise refusal_for_claim(household.niks.index(refused))
+    event = _event(registration.event, actor, cmd.region_code, now)
     try:
-        if refused := await deps.niks.claim(household.niks, household.id, now, str(uuid4())):
-            raise refusal_for_claim(household.niks.index(refused))
         _within_lease(deps, now)
-        event = _event(registration.event, actor, cmd.region_code, now)
-        if not await deps.households.activate(household.id, outbox_entry(event, household.id)):
-            raise Conflict("the registration was undone meanwhile; repeat it")
+        await deps.households.add(household, outbox_entry(event, household.id))
+    except DuplicateKey:
+        await deps.niks.release_own(household.niks, household.id, token)
+        raise InProgress(RACING_ATTEMPT) from None
     except BaseException:
-        await deps.niks.release(household.niks, household.id)  # a new household's id: all its own
-        await deps.households.discard_pending(household.id)
+        await _release_claims_of_unstored(deps, [household], token)
         raise
     return HouseholdOut.of(household)
 
 
+async def _release_claims_of_unstored(deps: RegistryDeps, households: list[Household], token: str) -> None:
+    """After a failed insert of new households: the claims of those that did not go in are
+    let go (best effort; left behind, they die with the lease). Those that went in keep theirs."""
+    with contextlib.suppress(Exception):
+        stored = await deps.households.stored([h.id for h in households])
+        for household in households:
+            if household.id not in stored:
+                await deps.niks.release_own(household.niks, household.id, token)
+
+
 async def _registered_before(deps: RegistryDeps, actor: Actor, household_id: str) -> HouseholdOut | None:
-    """An earlier attempt stored this id: its household if it finished; None once an attempt
-    that was cut off (pending past a lease) is cleared away, so this one can go ahead."""
+    """The household an earlier attempt stored under this id, if any; None lets this attempt go
+    ahead (the earlier one's claims, if it stopped after taking them, are its to settle:
+    NikClaims.claim). A household left pending by an earlier version of this service is
+    cleared away once past a lease."""
     found = await deps.households.get_with_pending(household_id)
     if found is None:
-        raise Conflict("an earlier attempt at this item was undone meanwhile; repeat the request")
+        return None
     household, pending_since = found
     if pending_since is None:
         require_scope(actor, household.region_code)
         return HouseholdOut.of(household)
     if deps.clock.now() - pending_since < deps.lease:
-        raise Conflict(RACING_ATTEMPT)
+        raise InProgress(RACING_ATTEMPT)
     await deps.niks.release(household.niks, household_id)
     await deps.households.discard_pending(household_id)
     return None
@@ -163,9 +173,9 @@ async def _in_batch(deps: RegistryDeps, actor: Actor, route: str, model: type[Ba
 
 async def _register_many(deps: RegistryDeps, actor: Actor, valid: list[tuple[int, RegisterHousehold]],
                          key: str | None) -> dict[int, str | Problem]:
-    """The steps of register_household, each one write for the whole batch: the pending
-    households (events held), their NIK claims, then their activation. An item whose id is
-    stored already (a repeat) or whose claims met someone else's goes the one-request way."""
+    """The steps of register_household, each one write for the whole batch: the NIK claims,
+    then the households with their events. An item whose id is stored already (a repeat) or
+    whose claims met someone else's goes the one-request way, which says why."""
     now = deps.clock.now()
     out: dict[int, str | Problem] = {}
     ready: dict[int, tuple[Household, dict[str, Any]]] = {}
@@ -185,11 +195,10 @@ async def _register_many(deps: RegistryDeps, actor: Actor, valid: list[tuple[int
         event = _event(registration.event, actor, cmd.region_code, now)
         ready[index] = (registration.household, outbox_entry(event, registration.household.id))
     commands, one_by_one = dict(valid), {}
-    stored = await deps.households.add_pending_many(list(ready.values()), now)
-    for index, went_in in zip(list(ready), stored, strict=True):
-        if not went_in:  # stored before: register_household finds out what became of it
-            one_by_one[index] = commands[index]
-            del ready[index]
+    earlier = await deps.households.stored([h.id for h, _ in ready.values()]) if key is not None else set()
+    for index in [i for i, (h, _) in ready.items() if h.id in earlier]:
+        one_by_one[index] = commands[index]  # stored before: register_household finds out what became of it
+        del ready[index]
     token = str(uuid4())
     try:
         claimed = await deps.niks.claim_many([(h.id, list(h.niks), token) for h, _ in ready.values()], now)
@@ -197,31 +206,36 @@ async def _register_many(deps: RegistryDeps, actor: Actor, valid: list[tuple[int
             if all_in:
                 continue
             household = ready[index][0]  # someone holds one of its people: is that claim dead?
-            if refused := await deps.niks.claim(household.niks, household.id, now, token):
+            try:
+                refused = await deps.niks.claim(household.niks, household.id, now, token)
+            except StillUnderWay:
+                out[index] = InProgress(RACING_ATTEMPT)
+                del ready[index]
+                continue
+            if refused:
                 out[index] = problem_of(refusal_for_claim(household.niks.index(refused)))
-                await _undo_registration(deps, household)
                 del ready[index]
         _within_lease(deps, now)
-        activated = await deps.households.activate_many({h.id: held for h, held in ready.values()})
     except BaseException:
         for household, _ in ready.values():
-            await _undo_registration(deps, household)
+            await deps.niks.release_own(household.niks, household.id, token)
         raise
-    for index, (household, _) in ready.items():
-        if household.id in activated:
+    try:
+        added = await deps.households.add_many(list(ready.values()))
+    except BaseException:
+        await _release_claims_of_unstored(deps, [h for h, _ in ready.values()], token)
+        raise
+    for (index, (household, _)), went_in in zip(ready.items(), added, strict=True):
+        if went_in:
             out[index] = household.id
-        else:
-            out[index] = Conflict("the registration was undone meanwhile; repeat it")
+        else:  # stored meanwhile by another attempt at the same item
+            await deps.niks.release_own(household.niks, household.id, token)
+            out[index] = InProgress(RACING_ATTEMPT)
     for index, outcome in zip(one_by_one, await asyncio.gather(
             *(_one_item(register_household, deps, actor, cmd, item_id("household", actor.sub, key, index))
               for index, cmd in one_by_one.items())), strict=True):
         out[index] = outcome
     return out
-
-
-async def _undo_registration(deps: RegistryDeps, household: Household) -> None:
-    await deps.niks.release(household.niks, household.id)  # a new household's id: all its own
-    await deps.households.discard_pending(household.id)
 
 
 async def _one_item(one, deps: RegistryDeps, actor: Actor, cmd: BaseModel, id_: str) -> str | Problem:
@@ -316,7 +330,7 @@ async def submit_proposal(deps: RegistryDeps, actor: Actor, cmd: SubmitProposal,
     except DuplicateKey:
         if proposal_id is None:
             raise
-        raise Conflict(RACING_ATTEMPT) from None
+        raise InProgress(RACING_ATTEMPT) from None
     try:
         if not await deps.households.reserve_slot(household.id, proposal.program, proposal.id, replacing=holder_id):
             raise Conflict(f"household already has an open {proposal.program} proposal")
@@ -341,7 +355,7 @@ async def _submitted_before(deps: RegistryDeps, actor: Actor, proposal_id: str) 
         require_scope(actor, earlier.region_code)
         return ProposalOut.of(earlier)
     if earlier.holds_slot(deps.clock.now(), deps.lease):
-        raise Conflict(RACING_ATTEMPT)
+        raise InProgress(RACING_ATTEMPT)
     await deps.households.release_slot(earlier.household_id, earlier.program, earlier.id)
     await deps.proposals.discard_pending(earlier.id)
     return None

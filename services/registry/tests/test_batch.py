@@ -168,8 +168,9 @@ def test_a_batch_stores_its_households_claims_and_proposals_in_a_write_per_step_
         resp = client.post("/v1/households/batch", json={"items": [family(n) for n in range(1, 21)]}, headers=auth())
         ids = [r["id"] for r in resp.json()["results"]]
         assert all(ids)
-        assert writes(commands, "households") == ["insert_each", "update_many"]  # pending, then activation
-        assert writes(commands, "nik_claims") == ["insert_each"]
+        assert writes(commands, "nik_claims") == ["insert_each"]  # the claims first,
+        assert writes(commands, "households") == ["insert_each"]  # then the households, visible, with their events
+        assert [name for name, attr in commands.sent if attr == "insert_each"][:2] == ["nik_claims", "households"]
         commands.clear()
         body = {"items": [{"household_id": i, "program": "PKH", "kind": "dtks_new"} for i in ids]}
         proposals = [r["id"] for r in client.post("/v1/proposals/batch", json=body, headers=auth()).json()["results"]]
@@ -184,14 +185,14 @@ def test_a_batch_stores_its_households_claims_and_proposals_in_a_write_per_step_
         assert all(client.get(f"/v1/proposals/{p}", headers=auth()).json()["status"] == "submitted" for p in proposals)
 
 
-def test_a_batch_that_fails_half_way_leaves_no_claim_and_no_pending_household_behind(env, monkeypatch):
+def test_a_batch_that_fails_half_way_leaves_no_claim_and_no_household_behind(env, monkeypatch):
     client, db, app = env
     deps = app.state.runtime.deps
 
-    async def database_gone(held):
+    async def database_gone(new):
         raise ConnectionError("the database went away")
 
-    monkeypatch.setattr(deps.households, "activate_many", database_gone)
+    monkeypatch.setattr(deps.households, "add_many", database_gone)
     with pytest.raises(ConnectionError):
         client.post("/v1/households/batch", json={"items": [family(1), family(2)]}, headers=auth())
     assert households_stored(db) == 0 and db.collection("nik_claims")._raw.count_documents({}) == 0
@@ -220,3 +221,48 @@ def test_batch_requests_take_their_turn_at_the_rate_ops_set(monkeypatch):
             assert resp.status_code == 200 and all(r["id"] for r in resp.json()["results"]), resp.text
         assert waits == [1.0]  # two items at two a second: the second batch waited its second
         assert households_stored(db) == 4
+
+
+def test_a_repeat_of_an_item_whose_first_attempt_stopped_after_its_claims_waits_out_the_lease(env):
+    """The first attempt took the item's claims (under its own token) and stopped before
+    storing the household: the repeat is told to come back while that attempt could still
+    finish, is not kept in the ledger, and goes through once the claims are past the lease."""
+    client, db, app = env
+    clock = app.state.runtime.deps.clock
+    household_id = item_id("household", "op-1", "k-crash", 0)
+    nik = family(1)["members"][0]["nik"]
+    db.collection("nik_claims")._raw.insert_one({"_id": nik, "household_id": household_id, "at": clock.now(),
+                                                 "token": "the first attempt"})
+    body, headers = {"items": [family(1)]}, auth(**{"Idempotency-Key": "k-crash"})
+    first = client.post("/v1/households/batch", json=body, headers=headers).json()["results"][0]
+    assert first["id"] is None and first["problem"]["status"] == 409
+    assert first["problem"]["type"].endswith("/in-progress") and households_stored(db) == 0
+    clock.at += app.state.runtime.deps.lease
+    again = client.post("/v1/households/batch", json=body, headers=headers).json()["results"][0]
+    assert again["id"] == household_id and again["problem"] is None
+    assert db.collection("nik_claims")._raw.find_one({"_id": nik})["token"] != "the first attempt"
+    assert client.get(f"/v1/households/{household_id}", headers=auth()).status_code == 200
+
+
+def test_another_household_may_not_take_a_person_claimed_by_a_registration_under_way(env):
+    client, db, app = env
+    nik = family(1)["members"][0]["nik"]
+    db.collection("nik_claims")._raw.insert_one({"_id": nik, "household_id": "not-stored-yet",
+                                                 "at": app.state.runtime.deps.clock.now(), "token": "t"})
+    resp = client.post("/v1/households", json=family(1), headers=auth())
+    assert resp.status_code == 409 and "already registered in another household" in resp.json()["detail"], resp.text
+    assert households_stored(db) == 0
+
+
+def test_one_registration_whose_insert_fails_lets_its_claims_go(env, monkeypatch):
+    client, db, app = env
+
+    async def database_gone(household, outbox):
+        raise ConnectionError("the database went away")
+
+    monkeypatch.setattr(app.state.runtime.deps.households, "add", database_gone)
+    with pytest.raises(ConnectionError):
+        client.post("/v1/households", json=family(1), headers=auth())
+    assert db.collection("nik_claims")._raw.count_documents({}) == 0
+    monkeypatch.undo()
+    assert client.post("/v1/households", json=family(1), headers=auth()).status_code == 201

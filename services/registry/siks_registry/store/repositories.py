@@ -1,14 +1,17 @@
 """Households, proposals and NIK claims in MongoDB: documents <-> domain types, and the
 conditional writes that keep the rules true under concurrent requests.
 
-Each write is one document, outbox included. Where a change spans documents (a household and
-the NIK claims of its members; a proposal and its household's programme slot) the order is
-fixed so that a half-done change is always recognisable, and so dead rather than in progress:
-the owner is stored first, *pending* (invisible to every read), then the claims are taken
-(atomic inserts under _id = NIK, or the slot's guarded update), then the owner is activated,
-its event riding in that same write. A claim is taken over only when provably dead
-(domain.household.claim_is_dead): older than a lease, and its holder gone, still pending,
-or no longer listing the person.
+Each write is one document, outbox included. Where a change spans documents the order is fixed
+so that a half-done change is always recognisable, and so dead rather than in progress:
+- a new household: its NIK claims first (atomic inserts under _id = NIK, naming the household's
+  id), then the household itself, visible with its event, in one insert. A claim whose
+  household was never stored is dead once older than a lease;
+- a proposal and its household's programme slot: the proposal is stored first, *pending*
+  (invisible to every read), then the slot is taken (a guarded update), then the proposal is
+  activated, its event riding in that same write.
+A claim is taken over only when provably dead (domain.household.claim_is_dead): older than a
+lease, and its holder gone, still pending (a household stored pending by an earlier version of
+this service), or no longer listing the person.
 """
 
 import re
@@ -77,8 +80,8 @@ def proposal_of(doc: Document) -> Proposal:
 
 
 # ---------------------------------------------------------------------- held events
-# A batch stores its owners pending with their events held back (`outbox_held`, which no relay
-# reads), takes the claims, then activates them all in one statement that renames the held
+# A batch stores its proposals pending with their events held back (`outbox_held`, which no
+# relay reads), takes the slots, then activates them all in one statement that renames the held
 # entries into the outbox: the same order as one request's, one write per step for the lot.
 HELD = "outbox_held"
 
@@ -104,6 +107,10 @@ async def _release_held(coll: Collection, held: dict[str, dict[str, Any]], still
     return activated
 
 
+async def _stored(coll: Collection, ids: list[str]) -> set[str]:
+    return {d["_id"] for d in await coll.find({"_id": {"$in": ids}}, projection={"_id": 1})} if ids else set()
+
+
 # ---------------------------------------------------------------------- households
 class HouseholdStore:
     def __init__(self, db: Database) -> None:
@@ -113,30 +120,24 @@ class HouseholdStore:
         await self.coll.create_index([("region_code", 1)])
         await self.coll.create_index([("members.nik", 1)])
 
-    async def add_pending(self, h: Household, now: datetime) -> None:
-        """Stored but invisible until `activate`: its NIK claims are taken meanwhile."""
-        await self.coll.insert_one({"_id": h.id, **household_doc(h), "open_proposals": {}, "pending_since": now})
+    async def add(self, h: Household, outbox: dict[str, Any]) -> None:
+        """A new household, visible with its event (its NIK claims are taken before)."""
+        await self.coll.insert_one({"_id": h.id, **household_doc(h), "open_proposals": {}, "outbox": [outbox]})
 
-    async def activate(self, household_id: str, outbox: dict[str, Any]) -> bool:
-        # By _id alone (one write, no guard to read first): only the request that stored the
-        # pending household activates it, once; False if its failure path discarded it.
-        return await self.coll.update_one({"_id": household_id},
-                                          {"$unset": {"pending_since": ""}, "$push": {"outbox": outbox}})
+    async def add_many(self, new: list[tuple[Household, dict[str, Any]]]) -> list[bool]:
+        """Many new households with their events in one write; per household, whether it went
+        in (False: its id is stored already)."""
+        collided = set(await self.coll.insert_each(
+            [{"_id": h.id, **household_doc(h), "open_proposals": {}, "outbox": [entry]} for h, entry in new]))
+        return [i not in collided for i in range(len(new))]
+
+    async def stored(self, household_ids: list[str]) -> set[str]:
+        """Which of these ids are stored, visible or not (one read)."""
+        return await _stored(self.coll, household_ids)
 
     async def discard_pending(self, household_id: str) -> None:
+        """Removes a household left pending by an earlier version of this service."""
         await self.coll.delete_one({"_id": household_id, "pending_since": {"$exists": True}})
-
-    async def add_pending_many(self, new: list[tuple[Household, dict[str, Any]]], now: datetime) -> list[bool]:
-        """Many pending households in one write, each holding back its event until
-        `activate_many`; per household, whether it went in (False: its id exists)."""
-        return await _add_held(self.coll, [({"_id": h.id, **household_doc(h), "open_proposals": {},
-                                             "pending_since": now}, held) for h, held in new])
-
-    async def activate_many(self, held: dict[str, dict[str, Any]]) -> set[str]:
-        """Makes these pending households visible and lets their held events go, in one write;
-        the ids it activated (one discarded meanwhile is not)."""
-        return await _release_held(self.coll, held, {"pending_since": {"$exists": True}},
-                                   {"$unset": {"pending_since": ""}})
 
     async def get(self, household_id: str) -> Household | None:
         doc = await self.coll.find_one({"_id": household_id, **VISIBLE}, {"outbox": 0})
@@ -228,7 +229,7 @@ class ProposalStore:
 
     async def stored(self, proposal_ids: list[str]) -> set[str]:
         """Which of these ids are stored, pending or not (one read)."""
-        return {d["_id"] for d in await self.coll.find({"_id": {"$in": proposal_ids}}, projection={"_id": 1})}
+        return await _stored(self.coll, proposal_ids)
 
     async def get_with_pending(self, proposal_id: str) -> Proposal | None:
         doc = await self.coll.find_one({"_id": proposal_id}, {"outbox": 0})
@@ -243,6 +244,11 @@ class ProposalStore:
 
 
 # ---------------------------------------------------------------------- NIK claims
+class StillUnderWay(Exception):
+    """A claim names the household being registered, under another request's token, and is
+    younger than a lease: an earlier attempt at the same registration may still finish."""
+
+
 class NikClaims:
     """One person, one household: a claim per NIK (_id = NIK, naming the household).
 
@@ -258,7 +264,8 @@ class NikClaims:
         """Claims every NIK for the household under this request's `token`, in NIK order (two
         requests wanting the same set meet on the same first NIK); on conflict releases those
         it took and names the NIK it could not have (for the caller to name the member's
-        position, never the holder)."""
+        position, never the holder). StillUnderWay: an earlier attempt at registering this
+        household holds one, and may still finish."""
         wanted, taken = sorted(niks), []
         while len(taken) < len(wanted):
             # The free ones in one command, in order, up to the first already held...
@@ -269,7 +276,12 @@ class NikClaims:
             if went_in == len(rest):
                 break
             nik = rest[went_in]  # ...which is ours only if its claim is provably dead
-            if not await self._claim_one(nik, household_id, now, token):
+            try:
+                ours = await self._claim_one(nik, household_id, now, token)
+            except StillUnderWay:
+                await self.release_own(taken, household_id, token)
+                raise
+            if not ours:
                 await self.release_own(taken, household_id, token)
                 return nik
             taken.append(nik)
@@ -291,15 +303,20 @@ class NikClaims:
             if claim is None:
                 continue  # released meanwhile: try the insert again
             holder_id = claim["household_id"]
-            if holder_id == household_id:
+            if holder_id == household_id and claim.get("token") in (None, token):
+                return True
+            found = await self._households.get_with_pending(holder_id)
+            holder, pending_since = found if found else (None, None)
+            dead = claim_is_dead(claimed_at=claim.get("at"), holder=holder, holder_pending_since=pending_since,
+                                 nik=nik, now=now, lease=self.lease)
+            if holder_id == household_id and not dead:
+                if holder is None:  # an earlier attempt at registering this very household
+                    raise StillUnderWay(household_id)
                 # Another request of the same household holds it: that request may still fail and
                 # release it, so this one cannot rely on it. (One of two concurrent changes of a
                 # household fails on its version anyway.)
-                return claim.get("token") in (None, token)
-            found = await self._households.get_with_pending(holder_id)
-            holder, pending_since = found if found else (None, None)
-            if not claim_is_dead(claimed_at=claim.get("at"), holder=holder, holder_pending_since=pending_since,
-                                 nik=nik, now=now, lease=self.lease):
+                return False
+            if not dead:
                 return False
             # Taken over only if still the dead holder's: of two takers, one wins.
             if await self.coll.update_one({"_id": nik, "household_id": holder_id},
