@@ -470,6 +470,58 @@ async def open_loop_creates(ladder: Ladder, village: str, rate: float, stop: asy
     return await open_loop(rate, stop.is_set, create)
 
 
+OPERATOR_CHILD = "--operator-child"  # argv[1] of the process that plays the operator beside the bulk phase
+
+
+class OperatorProcess:
+    """The operator beside a bulk phase, creating households one by one in a process of its own:
+    on the bench's event loop, the bulk driver's work (batch bodies built and answers parsed,
+    Kafka heard, progress drawn) delayed the operator's clock, and so its latencies."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self._proc = proc
+
+    @classmethod
+    async def start(cls, rate: float, village: str, first: int) -> OperatorProcess:
+        spec = json.dumps({"rate": rate, "village": village, "first": first})
+        proc = await asyncio.create_subprocess_exec(sys.executable, __file__, OPERATOR_CHILD, spec,
+                                                    stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+        if (await proc.stdout.readline()).strip() != b"ready":
+            raise RuntimeError("the operator process did not start; see its error above")
+        return cls(proc)
+
+    async def stop(self) -> dict[str, Any]:
+        """Ends its schedule (its stdin closes) and returns what it measured."""
+        self._proc.stdin.close()
+        out = await self._proc.stdout.read()
+        if await self._proc.wait() != 0:
+            raise RuntimeError("the operator process failed; see its error above")
+        return json.loads(out.decode().strip().splitlines()[-1])
+
+
+async def operator_child(spec: dict[str, Any]) -> None:
+    """OperatorProcess's side: creates until stdin closes, then prints its results as JSON."""
+    ladder = Ladder(endpoints=Endpoints(), timeout=60)
+    await ladder.http.aclose()
+    ladder.http = httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=256, keepalive_expiry=2.0))
+    stop, loop = asyncio.Event(), asyncio.get_running_loop()
+    stdin = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
+
+    async def until_stdin_closes() -> None:
+        await stdin.read()
+        stop.set()
+
+    closing = asyncio.create_task(until_stdin_closes())
+    print("ready", flush=True)
+    try:
+        result = await open_loop_creates(ladder, spec["village"], spec["rate"], stop, spec["first"])
+    finally:
+        closing.cancel()
+        await ladder.close()
+    print(json.dumps(result), flush=True)
+
+
 LOOKUP_VILLAGE = "32.04.05.2001"
 LOOKUP_SERIAL = 5000  # serials of the loaded people: no stand-in family or synthetic household uses them
 
@@ -586,16 +638,14 @@ async def bulk_end_to_end(ladder: Ladder, families: list[dict[str, Any]], size: 
                 proposals.extend((r["id"], village) for r in await send("/v1/proposals/batch", village, items) if r["id"])
             bar.advance(task, len(fams))
 
+    beside = await OperatorProcess.start(operator_rate, families[0]["region_code"], operator_first) \
+        if operator_rate else None
     t0 = time.perf_counter()
-    stop = asyncio.Event()
-    beside = asyncio.create_task(open_loop_creates(ladder, families[0]["region_code"], operator_rate, stop,
-                                                   first=operator_first)) if operator_rate else None
     with progress() as bar:
         task = bar.add_task(f"bulk submit x{size}", total=len(families), rate="")
         await asyncio.gather(*(one_chunk(v, f, bar, task) for v, f in chunks))
     submitted_s = time.perf_counter() - t0
-    stop.set()
-    operator = await beside if beside else None
+    operator = await beside.stop() if beside else None
     with progress() as bar:
         task = bar.add_task("bulk: cases with checks", total=len(proposals), rate="")
         done = 0
@@ -972,4 +1022,7 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    if sys.argv[1:2] == [OPERATOR_CHILD]:
+        asyncio.run(operator_child(json.loads(sys.argv[2])))
+    else:
+        asyncio.run(main())
