@@ -62,6 +62,12 @@ def region_name(code: str) -> str | None:
     return wilayah_name(normalize_region_code(code))
 
 
+def load_regions() -> None:
+    """Reads the list now, not on the first lookup: a service that checks codes calls it as it
+    starts, so that its first requests do not wait for it (a fifth of a second or more)."""
+    region_name("32.04.05.2001")
+
+
 def region_exists(code: str) -> bool:
     """True when the code is well formed and in today's Kemendagri list; never raises."""
     try:

