@@ -86,3 +86,87 @@ async def test_without_a_limit_a_batch_goes_in_whole():
                        raw=[{"n": i} for i in range(250)], model=Item, now=datetime(2026, 12, 16, tzinfo=UTC),
                        instance="/r", bulk=bulk)
     assert seen == [250]
+
+
+async def test_a_yielding_admission_halves_the_uploads_while_single_requests_are_slow_and_grows_them_slowly():
+    t = FakeTime()
+    admission = BatchAdmission(0, single_p90_ms=50, clock=t.clock, sleep=t.sleep)
+    follow = admission.following
+
+    def window(latency: float | list[float], items: int = 0) -> None:
+        """A quarter of a second of single requests (ten of `latency`, or those listed) and of
+        uploads let in."""
+        start = t.now
+        t.now += 0.01
+        for seconds in latency if isinstance(latency, list) else [latency] * 10:
+            admission.note_single(seconds)
+        follow.admitted(items)
+        t.now = start + 0.25
+        follow.follow()
+
+    assert follow.per_second == 10 and admission.slice_of(100) == 10  # a cautious start, ten at a time
+    window(0.2, items=40)  # operators waiting 200 ms while uploads went in at 160 a second
+    assert follow.per_second == 10  # halved, but not below the floor
+    for _ in range(3):
+        window(0.001)
+    assert follow.per_second == 10  # three good windows: not yet
+    window(0.001)
+    assert follow.per_second == 20  # the fourth: ten more a second
+    window(0.001), window(0.04), window(0.001), window(0.001), window(0.001)
+    assert follow.per_second == 20  # one window near the target starts the count again
+    window(0.001)
+    assert follow.per_second == 30
+    for _ in range(3):
+        window(0.001)
+    window([0.001] * 9 + [0.11])
+    assert follow.per_second == 30  # fast but for one over twice the target: not a good window
+    window(0.2, items=5)  # slow again, with 20 a second going in: half of that
+    assert follow.per_second == 10
+
+
+async def test_a_yielding_admission_lets_everything_in_while_nobody_waits_and_halves_when_someone_comes():
+    t = FakeTime()
+    admission = BatchAdmission(0, single_p90_ms=50, clock=t.clock, sleep=t.sleep)
+    for step in range(1, 9):
+        t.now = step * 0.25
+        assert await admission.admit(1, "household") >= 0
+    assert admission.per_second == 0 and admission.slice_of(100) == 100  # two quiet seconds: no limit
+    assert await admission.admit(100, "household") == 0
+    t.now += 0.1
+    admission.note_single(0.01)
+    t.now += 0.15  # 101 items went in in that quarter second: about 400 a second
+    assert await admission.admit(10, "household") == 0
+    assert admission.per_second == pytest.approx(101 / 0.25 / 2, rel=0.01)
+    assert admission.slice_of(100) == 10
+
+
+async def test_a_yielding_admission_keeps_a_floor_and_its_ceiling():
+    t = FakeTime()
+    admission = BatchAdmission(50, single_p90_ms=50, clock=t.clock, sleep=t.sleep)
+    for step in range(1, 10):
+        t.now = step * 0.25
+        for _ in range(5):
+            admission.note_single(1.0)
+    assert admission.following.per_second == 10  # the floor: uploads never stop
+    for step in range(10, 40):
+        t.now = step * 0.25
+        admission.note_single(0.001)  # one a window: too few to tell, and none slow
+    assert admission.following.per_second == 50  # back to the ceiling ops set, not past it
+
+
+async def test_single_requests_are_timed_for_the_admission_batch_and_operational_ones_are_not():
+    from siks_kit.web.batch import TimingSingles
+    noted = []
+
+    class Noting(BatchAdmission):
+        def note_single(self, seconds):
+            noted.append(seconds)
+
+    async def app(scope, receive, send):
+        pass
+
+    timed = TimingSingles(app, Noting(single_p90_ms=50))
+    for path in ("/v1/households", "/v1/households/batch", "/metrics", "/v1/households/h-1"):
+        await timed({"type": "http", "path": path}, None, None)
+    await timed({"type": "lifespan"}, None, None)
+    assert len(noted) == 2

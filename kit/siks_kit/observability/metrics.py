@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, His
 from prometheus_client.core import GaugeMetricFamily
 
 __all__ = ["CONTENT_TYPE_LATEST", "render", "HTTP_DURATION", "BATCH_SIZE", "CONSUMED", "CONSUMER_LAG", "DEAD_LETTERS",
-           "OUTBOX_PUBLISHED", "OUTSIDE_DURATION", "UNMATCHED", "BATCH_ADMISSION_WAIT", "count_unmatched", "on_scrape"]
+           "OUTBOX_PUBLISHED", "OUTSIDE_DURATION", "UNMATCHED", "BATCH_ADMISSION_WAIT", "BATCH_ADMISSION_RATE", "count_unmatched", "on_scrape"]
 
 HTTP_DURATION = Histogram("http_server_request_duration_seconds", "HTTP requests by route, method and status",
                           ["http_route", "http_request_method", "http_response_status_code"],
@@ -36,6 +36,9 @@ OUTSIDE_DURATION = Histogram("siks_outside_request_duration_seconds", "calls to 
 BATCH_ADMISSION_WAIT = Histogram("siks_batch_admission_wait_seconds",
                                  "how long batch requests waited for their turn (SIKS_BATCH_ITEMS_PER_SECOND)",
                                  ["batch"], buckets=(0, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120))
+BATCH_ADMISSION_RATE = Gauge("siks_batch_admission_items_per_second",
+                             "batch items let in a second now, as the single requests allow (0: no limit; "
+                             "SIKS_BATCH_SINGLE_P90_MS)")
 
 UNMATCHED_LOG_EVERY = 1000
 

@@ -40,6 +40,9 @@ class ServiceSettings(BaseSettings):
     outbox_sweep_seconds: float = 60.0  # the safety net; writes wake the relay at once
     batch_items_per_second: float = Field(
         default=0.0, ge=0, description="items of batch requests let in a second per replica (0: no limit)")
+    batch_single_p90_ms: float = Field(
+        default=0.0, ge=0, description="uploads slow down while single API requests' p90 is above this, and speed "
+                                       "up again below half of it (0: they do not; kit.web.batch.BatchAdmission)")
 
     def environment(self) -> str:
         """SIKS_ENV, checked: a service refuses to start without a known one."""

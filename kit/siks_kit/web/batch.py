@@ -176,28 +176,106 @@ class BatchLedger:
 SLICE = 10  # items let in at a time under an admission limit
 
 
+class FollowingSingles:
+    """The uploads' rate, set from how long single requests take: every WINDOW_S, when their
+    p90 is above `target_s` the rate is halved (down to FLOOR); after GOOD_WINDOWS in a row well
+    below it (p90 under half, none over twice) it grows by FLOOR. It grows slowly because what
+    the uploads let in keeps the consumers busy for a second or two after, so the singles feel
+    it late: growing by half each window swung between bursts and stops. After QUIET_WINDOWS
+    without a single request it lets everything in (`ceiling`, 0: no limit); when singles come
+    back then, it halves what went in meanwhile and follows them again."""
+
+    WINDOW_S = 0.25
+    SAMPLES = 5  # single requests a window needs before their p90 says anything
+    FLOOR = 10.0  # items a second the uploads keep, whatever the singles say
+    GOOD_WINDOWS = 4
+    QUIET_WINDOWS = 8
+
+    def __init__(self, target_s: float, ceiling: float, clock: Callable[[], float]) -> None:
+        self.target_s, self.ceiling, self._clock = target_s, ceiling, clock
+        self.per_second = self.FLOOR
+        self._from, self._singles, self._admitted, self._good, self._quiet = clock(), [], 0, 0, 0
+
+    def note(self, seconds: float) -> None:
+        self.follow()  # closes the window before this one, if it is over
+        self._singles.append(seconds)
+
+    def admitted(self, items: int) -> None:
+        self._admitted += items
+
+    def follow(self) -> float:
+        """The rate now (0: no limit), after closing the window if it is over."""
+        now = self._clock()
+        if (span := now - self._from) >= self.WINDOW_S:
+            singles, let_in = sorted(self._singles), self._admitted / span
+            self._from, self._singles, self._admitted = now, [], 0
+            self._decide(singles, let_in)
+            metrics.BATCH_ADMISSION_RATE.set(self.per_second)
+        return self.per_second
+
+    def _decide(self, singles: list[float], let_in: float) -> None:
+        if not singles:
+            self._quiet += 1
+            if self._quiet >= self.QUIET_WINDOWS:
+                self.per_second = self.ceiling
+            return
+        self._quiet = 0
+        if self.per_second == 0:  # singles again after a quiet spell: what comes in now is unknown
+            self.per_second, self._good = max(self.FLOOR, let_in / 2), 0
+            return
+        p90 = singles[int(0.9 * (len(singles) - 1))] if len(singles) >= self.SAMPLES else None
+        if p90 is not None and p90 > self.target_s:
+            self.per_second, self._good = max(self.FLOOR, min(self.per_second, let_in) / 2), 0
+        elif (p90 is None or p90 < self.target_s / 2) and singles[-1] < 2 * self.target_s:
+            self._good += 1
+            if self._good >= self.GOOD_WINDOWS:
+                grown = self.per_second + self.FLOOR
+                self.per_second, self._good = min(grown, self.ceiling) if self.ceiling else grown, 0
+        else:
+            self._good = 0
+
+
 class BatchAdmission:
     """Lets batch items in at most `per_second` a second in this process (0: no limit), so that
     uploads queue rather than take the cores single requests need: each batch books the next
     free moment for its items (`len / per_second` long) and waits for it, holding no CPU. The
     first batch after a quiet spell goes at once. Ops size it per replica, from the CPU a
-    household costs and the share of the cores the uploads may have (docs/operations.md)."""
+    household costs and the share of the cores the uploads may have (docs/operations.md).
 
-    def __init__(self, per_second: float = 0.0, *, clock: Callable[[], float] = time.monotonic,
+    With `single_p90_ms`, the limit follows the single requests instead (`note_single`,
+    FollowingSingles), up to `per_second` if set: uploads get what the operators leave,
+    without ops sizing it."""
+
+    def __init__(self, per_second: float = 0.0, *, single_p90_ms: float = 0.0,
+                 clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> None:
-        if per_second < 0:
-            raise ValueError("batch items per second must be 0 (no limit) or more")
+        if per_second < 0 or single_p90_ms < 0:
+            raise ValueError("batch items per second and the singles' p90 must be 0 (none) or more")
         self.per_second, self._clock, self._sleep = per_second, clock, sleep
+        self.following = FollowingSingles(single_p90_ms / 1000, per_second, clock) if single_p90_ms else None
         self._free_at = 0.0
+
+    @property
+    def yields(self) -> bool:
+        return self.following is not None
 
     def slice_of(self, items: int) -> int:
         """How many of a batch's items go in at a time: under a limit, a slice of SLICE, each
         on its turn; a hundred let in at once held the database, and the single requests
         behind it, for the length of their burst. Without a limit, the whole batch."""
-        return min(items, SLICE) if self.per_second else max(items, 1)
+        limit = self.following.follow() if self.following else self.per_second
+        return min(items, SLICE) if limit else max(items, 1)
+
+    def note_single(self, seconds: float) -> None:
+        """A single (not batch) request took this long: what a yielding admission follows."""
+        if self.following:
+            self.following.note(seconds)
 
     async def admit(self, items: int, route: str) -> float:
         """Waits for this batch's turn; how long it waited, in seconds."""
+        if self.following:
+            self.per_second = self.following.follow()
+            self.following.admitted(items)
         if self.per_second == 0:
             return 0.0
         now = self._clock()
@@ -207,6 +285,25 @@ class BatchAdmission:
             await self._sleep(wait)
         metrics.BATCH_ADMISSION_WAIT.labels(route).observe(wait)
         return wait
+
+
+class TimingSingles:
+    """ASGI middleware: tells a yielding admission how long each single API request took (not
+    the batch ones, not the operational endpoints)."""
+
+    def __init__(self, app: Any, admission: BatchAdmission) -> None:
+        self.app, self.admission = app, admission
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if not path.startswith("/v1/") or path.endswith("/batch"):
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.admission.note_single(time.perf_counter() - started)
 
 
 NO_LIMIT = BatchAdmission()

@@ -5,6 +5,7 @@ from datetime import timedelta
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from siks_kit.runtime.clock import Clock
+from siks_kit.web.batch import BatchAdmission, TimingSingles
 from siks_kit.web.problems import problem_response
 from siks_kit.runtime.schedule import load_calendar
 from siks_kit.runtime.service import create_service_app
@@ -23,11 +24,14 @@ def build_app(settings: Settings | None = None, *, database: Database | None = N
     settings = settings or Settings()
     calendar = load_calendar(settings.schedule_file)
     lease = timedelta(seconds=settings.claim_lease_seconds)
+    admission = BatchAdmission(settings.batch_items_per_second, single_p90_ms=settings.batch_single_p90_ms)
     app = create_service_app(
         SPEC, settings, routers=[router],
-        make_deps=lambda db, clk, _s: RegistryDeps.build(db, clk, calendar, lease, settings.batch_items_per_second),
+        make_deps=lambda db, clk, _s: RegistryDeps.build(db, clk, calendar, lease, admission),
         make_handlers=subscriptions, database=database, transport=transport, clock=clock,
     )
+    if admission.yields:  # uploads follow the single requests' latency
+        app.add_middleware(TimingSingles, admission=admission)
 
     @app.exception_handler(Refused)
     async def _refused(request: Request, exc: Refused) -> JSONResponse:

@@ -54,10 +54,10 @@ class RegistryDeps:
 
     @classmethod
     def build(cls, db: Database, clock: Clock, calendar: Calendar,
-              lease: timedelta = timedelta(seconds=60), batch_items_per_second: float = 0.0) -> "RegistryDeps":
+              lease: timedelta = timedelta(seconds=60), admission: BatchAdmission | None = None) -> "RegistryDeps":
         households = HouseholdStore(db)
         return cls(households, ProposalStore(db), NikClaims(db, households, lease), clock, calendar, lease,
-                   BatchLedger(db.collection("batches")), BatchAdmission(batch_items_per_second))
+                   BatchLedger(db.collection("batches")), admission or BatchAdmission())
 
     async def prepare(self) -> None:
         await asyncio.to_thread(load_regions)  # every household's codes are checked against it

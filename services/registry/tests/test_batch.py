@@ -266,3 +266,18 @@ def test_one_registration_whose_insert_fails_lets_its_claims_go(env, monkeypatch
     assert db.collection("nik_claims")._raw.count_documents({}) == 0
     monkeypatch.undo()
     assert client.post("/v1/households", json=family(1), headers=auth()).status_code == 201
+
+
+def test_with_a_singles_p90_set_uploads_follow_the_single_requests(monkeypatch):
+    """SIKS_BATCH_SINGLE_P90_MS reaches the admission, and single requests are timed for it
+    (how it follows them is BatchAdmission's, tested in the kit)."""
+    monkeypatch.setenv("SIKS_BATCH_SINGLE_P90_MS", "50")
+    app = build_app(database=MemoryDatabase(), transport=MemoryTransport(), clock=FixedClock(IN_WINDOW))
+    with TestClient(app) as client:
+        admission = app.state.runtime.deps.admission
+        noted = []
+        admission.note_single = noted.append
+        assert admission.yields and admission.following.target_s == 0.05
+        assert client.post("/v1/households", json=family(1), headers=auth()).status_code == 201
+        assert client.post("/v1/households/batch", json={"items": [family(2)]}, headers=auth()).status_code == 200
+        assert len(noted) == 1 and noted[0] > 0
