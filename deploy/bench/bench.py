@@ -471,6 +471,7 @@ async def open_loop_creates(ladder: Ladder, village: str, rate: float, stop: asy
 
 
 OPERATOR_CHILD = "--operator-child"  # argv[1] of the process that plays the operator beside the bulk phase
+WARM_UP = 20  # households the operator creates before its schedule starts, not measured
 
 
 class OperatorProcess:
@@ -513,6 +514,9 @@ async def operator_child(spec: dict[str, Any]) -> None:
         stop.set()
 
     closing = asyncio.create_task(until_stdin_closes())
+    for i in range(WARM_UP):  # services restarted for the phase answer their first requests slowly
+        await ladder.http.post(f"{ladder.endpoints.registry}/v1/households", headers=ladder.headers(
+            Role.OPERATOR_DESA, spec["village"]), json=synthetic_household(spec["village"], spec["first"] + 40_000 + i))
     print("ready", flush=True)
     try:
         result = await open_loop_creates(ladder, spec["village"], spec["rate"], stop, spec["first"])
@@ -715,13 +719,15 @@ STACK = _load_stack()
 SAMPLED = {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"}
 ADMITTED = "SIKS_BATCH_ITEMS_PER_SECOND"  # the registry's admission of batch items (kit.web.batch)
 ADMITTED_OPERATOR_FIRST = 50_000  # synthetic households of the second operator phase: none of the first's
+YIELDING = "SIKS_BATCH_SINGLE_P90_MS"  # uploads that follow the single requests' latency (kit.web.batch)
+YIELDING_OPERATOR_FIRST = 100_000  # and of the third
 
 
 def restart_services(env: dict[str, str]) -> None:
     """The four services again, with `env` set (and unset when empty): the standard
     OTEL_TRACES_SAMPLER variables decide their sampling from start-up."""
     STACK.down(list(STACK.SERVICES))
-    for name in (*SAMPLED, ADMITTED):
+    for name in (*SAMPLED, ADMITTED, YIELDING):
         os.environ.pop(name, None)
     os.environ.update(env)
     STACK.up()
@@ -847,10 +853,12 @@ def report(results: dict[str, Any]) -> None:
                 ("cost of tracing everything", f"{traced_cpu - sampled_cpu:,.0f} ms",
                  f"CPU per household, all traces minus 10% ({(traced_cpu - sampled_cpu) / max(traced_cpu, 1) * 100:.0f}% of it)"),
             ]
-    for phase, how in (("with_operator", "beside the bulk phase run once more"),
-                       ("with_operator_admitted", "beside it again, uploads admitted at {items_per_second:g} items/s")):
+    for phase, label, how in (
+            ("with_operator", "", "beside the bulk phase run once more"),
+            ("with_operator_admitted", ", admitted", "beside it again, uploads admitted at {items_per_second:g} items/s"),
+            ("with_operator_yielding", ", yielding",
+             "beside it again, uploads yielding while single requests' p90 > {single_p90_ms:g} ms")):
         if (beside := (results.get("bulk") or {}).get(phase)) and (op := beside.get("operator_api")):
-            label = "" if phase == "with_operator" else ", admitted"
             rows += [(f"operator create p50 / p99{label}", f"{op['p50_ms']:,.0f} / {op['p99_ms']:,.0f} ms",
                       f"open loop at {op['offered_per_s']:.0f}/s {how.format(**beside)}, {op['sent']:,} "
                       f"sent; answers {op['outcomes']} (target p99 <= 100 ms)"),
@@ -902,6 +910,9 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--admitted-rate", type=float, default=20.0,
                     help=f"batch items a second the registry lets in ({ADMITTED}) for one more operator phase (0: none)")
     ap.add_argument("--admitted-bulk", type=int, default=300, help="households through the batch endpoints in that phase")
+    ap.add_argument("--yielding-p90-ms", type=float, default=50.0,
+                    help=f"one more operator phase, the uploads following the single requests ({YIELDING}; 0: none)")
+    ap.add_argument("--yielding-bulk", type=int, default=1000, help="households through the batch endpoints in that phase")
     ap.add_argument("--lookup-members", type=int, default=0,
                     help="load this many people (households of four, by insert_many; kept for later runs) "
                          "and time lookups by NIK, 50 a second for 20 s")
@@ -1002,6 +1013,22 @@ async def main() -> None:
                 bulk["with_operator_admitted"] = {**admitted, "items_per_second": args.admitted_rate}
             finally:
                 restart_services({})  # as the stack was: no admission limit
+        left -= len(admitted_families)
+        yielding_families = (fresh[max(args.households + 50, left - args.yielding_bulk):left]
+                             if beside_families and args.yielding_p90_ms else [])
+        if yielding_families:  # and once more, the uploads taking what the operator leaves
+            console.print(f"restarting the services with {YIELDING}={args.yielding_p90_ms:g} for the operator phase again")
+            restart_services({YIELDING: f"{args.yielding_p90_ms:g}"})
+            try:
+                await WATCHER.start()
+                try:
+                    yielding = await bulk_end_to_end(ladder, yielding_families, args.bulk_size, args.bulk_parallel,
+                                                     args.deadline, args.operator_rate, YIELDING_OPERATOR_FIRST)
+                finally:
+                    await WATCHER.stop()
+                bulk["with_operator_yielding"] = {**yielding, "single_p90_ms": args.yielding_p90_ms}
+            finally:
+                restart_services({})
         lookups: dict[str, Any] = {}
         if args.lookup_members:  # last: a million more people would change what the phases above measure
             lookups = {**await load_members(args.lookup_members),
