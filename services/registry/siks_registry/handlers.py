@@ -320,36 +320,44 @@ async def submit_proposal(deps: RegistryDeps, actor: Actor, cmd: SubmitProposal,
     household = await _visible_household(deps, actor, cmd.household_id)
     now = deps.clock.now()
     holder_id = household.slot_holder(cmd.program)
-    holder = await deps.proposals.get_with_pending(holder_id) if holder_id else None
+    holder = await deps.proposals.get_with_pending(holder_id) if holder_id and holder_id != proposal_id else None
     proposed = Proposal.submit(proposal_id or str(uuid4()), household=household, kind=cmd.kind, program=cmd.program,
                                reason=cmd.reason, calendar=deps.calendar, now=now, by=actor.sub,
                                slot_holder=holder, stale_after=deps.lease)
     proposal = proposed.proposal
     trace = current_trace_context()
-    # Pending first, then the slot, then visible with its event: see store/repositories.py.
+    # The slot first, then the proposal with its event in one insert: see store/repositories.py.
+    if not await deps.households.reserve_slot(household.id, proposal.program, proposal.id, now, replacing=holder_id):
+        raise Conflict(f"household already has an open {proposal.program} proposal")
+    event = _event(proposed.event, actor, household.region_code, now)
     try:
-        await deps.proposals.add_pending(proposal, trace.model_dump() if trace else None)
-    except DuplicateKey:
-        if proposal_id is None:
-            raise
-        raise InProgress(RACING_ATTEMPT) from None
-    try:
-        if not await deps.households.reserve_slot(household.id, proposal.program, proposal.id, replacing=holder_id):
-            raise Conflict(f"household already has an open {proposal.program} proposal")
-        active = proposal.activated()
-        event = _event(proposed.event, actor, household.region_code, now)
-        if not await deps.proposals.activate(active, outbox_entry(event, proposal.id)):
-            raise Conflict("the proposal was undone meanwhile; repeat it")
+        _within_lease(deps, now)
+        await deps.proposals.add(proposal, outbox_entry(event, proposal.id), trace.model_dump() if trace else None)
+    except DuplicateKey:  # an earlier attempt at this item stored it meanwhile
+        if (earlier := await deps.proposals.get(proposal.id)) is None:
+            raise InProgress(RACING_ATTEMPT) from None
+        require_scope(actor, earlier.region_code)
+        return ProposalOut.of(earlier)
     except BaseException:
-        await deps.households.release_slot(household.id, proposal.program, proposal.id)
-        await deps.proposals.discard_pending(proposal.id)
+        await _release_slots_of_unstored(deps, [proposal])
         raise
-    return ProposalOut.of(active)
+    return ProposalOut.of(proposal)
+
+
+async def _release_slots_of_unstored(deps: RegistryDeps, proposals: list[Proposal]) -> None:
+    """After a failed insert of new proposals: the slots of those that did not go in are let
+    go (best effort; left behind, they are free after the lease). Those that went in keep theirs."""
+    with contextlib.suppress(Exception):
+        stored = await deps.proposals.stored([p.id for p in proposals])
+        for proposal in proposals:
+            if proposal.id not in stored:
+                await deps.households.release_slot(proposal.household_id, proposal.program, proposal.id)
 
 
 async def _submitted_before(deps: RegistryDeps, actor: Actor, proposal_id: str) -> ProposalOut | None:
-    """An earlier attempt's proposal of this id, if it finished; a cut-off one (pending past a
-    lease, so it holds no slot any more) is cleared away and None lets this one go ahead."""
+    """An earlier attempt's proposal of this id, if it finished; None lets this one go ahead.
+    One left pending by an earlier version of this service is cleared away once past a lease
+    (it holds no slot any more)."""
     earlier = await deps.proposals.get_with_pending(proposal_id)
     if earlier is None:
         return None
@@ -371,14 +379,15 @@ async def submit_proposals(deps: RegistryDeps, actor: Actor, items: list[dict], 
 async def _submit_many(deps: RegistryDeps, actor: Actor, valid: list[tuple[int, SubmitProposal]],
                        key: str | None) -> dict[int, str | Problem]:
     """The steps of submit_proposal for the whole batch: one read of the households, one write
-    of the pending proposals (events held), each household's slot (a guarded write each, side
-    by side), one activation. What is not plain (a repeat, a household not found or out of
-    scope, a slot held, or two items for one slot) goes the one-request way, which says why."""
+    of their slots, one of the proposals with their events. What is not plain (a repeat, a
+    household not found or out of scope, a slot held, or two items for one slot) goes the
+    one-request way, which says why."""
     ids = {index: item_id("proposal", actor.sub, key, index) for index, _ in valid}
     commands, one_by_one = dict(valid), {}
     earlier = await deps.proposals.stored(list(ids.values())) if key is not None else set()
     households = await deps.households.get_many(list({cmd.household_id for _, cmd in valid}))
     now, trace = deps.clock.now(), current_trace_context()
+    origin = trace.model_dump() if trace else None
     out: dict[int, str | Problem] = {}
     ready: dict[int, tuple[Proposal, dict[str, Any]]] = {}
     slots: set[tuple[str, Program]] = set()
@@ -398,29 +407,24 @@ async def _submit_many(deps: RegistryDeps, actor: Actor, valid: list[tuple[int, 
         slots.add((household.id, cmd.program))
         event = _event(proposed.event, actor, household.region_code, now)
         ready[index] = (proposed.proposal, outbox_entry(event, proposed.proposal.id))
-    stored = await deps.proposals.add_pending_many(
-        [(p, held, trace.model_dump() if trace else None) for p, held in ready.values()])
-    for index, went_in in zip(list(ready), stored, strict=True):
-        if not went_in:
-            one_by_one[index] = commands[index]
-            del ready[index]
-    try:
-        reserved = await deps.households.reserve_slots([(p.household_id, p.program, p.id) for p, _ in ready.values()])
-        for index, got_it in zip(list(ready), reserved, strict=True):
-            if not got_it:  # taken meanwhile by a request of the same household
-                proposal = ready.pop(index)[0]
-                # Ours only if a write landed on it after ours, before the store could tell (a no-op otherwise).
-                await deps.households.release_slot(proposal.household_id, proposal.program, proposal.id)
-                await deps.proposals.discard_pending(proposal.id)
-                out[index] = Conflict(f"household already has an open {proposal.program} proposal")
-        activated = await deps.proposals.activate_many({p.id: held for p, held in ready.values()})
-    except BaseException:
-        for proposal, _ in ready.values():
+    reserved = await deps.households.reserve_slots([(p.household_id, p.program, p.id) for p, _ in ready.values()], now)
+    for index, got_it in zip(list(ready), reserved, strict=True):
+        if not got_it:  # taken meanwhile by a request of the same household
+            proposal = ready.pop(index)[0]
+            # Ours only if a write landed on it after ours, before the store could tell (a no-op otherwise).
             await deps.households.release_slot(proposal.household_id, proposal.program, proposal.id)
-            await deps.proposals.discard_pending(proposal.id)
+            out[index] = Conflict(f"household already has an open {proposal.program} proposal")
+    try:
+        _within_lease(deps, now)
+        added = await deps.proposals.add_many([(p, entry, origin) for p, entry in ready.values()])
+    except BaseException:
+        await _release_slots_of_unstored(deps, [p for p, _ in ready.values()])
         raise
-    for index, (proposal, _) in ready.items():
-        out[index] = proposal.id if proposal.id in activated else Conflict("the proposal was undone meanwhile; repeat it")
+    for (index, (proposal, _)), went_in in zip(ready.items(), added, strict=True):
+        if went_in:
+            out[index] = proposal.id
+        else:  # stored meanwhile by another attempt at the same item: it says what became of it
+            one_by_one[index] = commands[index]
     for index, outcome in zip(one_by_one, await asyncio.gather(
             *(_one_item(submit_proposal, deps, actor, cmd, ids[index]) for index, cmd in one_by_one.items())),
             strict=True):

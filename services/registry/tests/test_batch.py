@@ -175,9 +175,10 @@ def test_a_batch_stores_its_households_claims_and_proposals_in_a_write_per_step_
         body = {"items": [{"household_id": i, "program": "PKH", "kind": "dtks_new"} for i in ids]}
         proposals = [r["id"] for r in client.post("/v1/proposals/batch", json=body, headers=auth()).json()["results"]]
         assert all(proposals)
-        assert writes(commands, "proposals") == ["insert_each", "update_many"]
-        assert [c for c, attr in commands.sent if attr.startswith("find")].count("households") == 1  # one read
-        assert writes(commands, "households") == ["update_each"]  # and one write reserves the twenty slots
+        assert [c for c, attr in commands.sent if attr.startswith("find")].count("households") == 1  # one read,
+        assert writes(commands, "households") == ["update_each"]  # one write reserves the twenty slots,
+        assert writes(commands, "proposals") == ["insert_each"]  # then the proposals, visible, with their events
+        assert [c for c, attr in commands.sent if attr in ("update_each", "insert_each")] == ["households", "proposals"]
         wait_for(lambda: len(bus.on(topics.PROPOSALS)) == 20 and len(bus.on(topics.HOUSEHOLDS)) == 20 or None,
                  "every event relayed")
         submitted = {json.loads(r.value)["payload"]["proposal_id"] for r in bus.on(topics.PROPOSALS)}
@@ -281,3 +282,51 @@ def test_with_a_singles_p90_set_uploads_follow_the_single_requests(monkeypatch):
         assert client.post("/v1/households", json=family(1), headers=auth()).status_code == 201
         assert client.post("/v1/households/batch", json={"items": [family(2)]}, headers=auth()).status_code == 200
         assert len(noted) == 1 and noted[0] > 0
+
+
+def registered(client) -> str:
+    return client.post("/v1/households", json=family(1), headers=auth()).json()["id"]
+
+
+def take_slot(db, household_id: str, proposal_id: str, at) -> None:
+    db.collection("households")._raw.update_one({"_id": household_id}, {"$set": {
+        "open_proposals.PKH": proposal_id, "open_proposals_at.PKH": at}})
+
+
+def test_a_repeat_of_a_proposal_whose_first_attempt_stopped_after_its_slot_goes_through(env):
+    client, db, app = env
+    household_id = registered(client)
+    take_slot(db, household_id, item_id("proposal", "op-1", "k-slot", 0), app.state.runtime.deps.clock.now())
+    body = {"items": [{"household_id": household_id, "program": "PKH", "kind": "dtks_new"}]}
+    result = client.post("/v1/proposals/batch", json=body, headers=auth(**{"Idempotency-Key": "k-slot"})).json()
+    assert result["results"][0]["id"] == item_id("proposal", "op-1", "k-slot", 0), result
+    assert client.get(f"/v1/proposals/{result['results'][0]['id']}", headers=auth()).json()["status"] == "submitted"
+
+
+def test_a_slot_taken_by_a_submission_never_stored_is_held_for_a_lease_then_free(env):
+    client, db, app = env
+    household_id = registered(client)
+    clock = app.state.runtime.deps.clock
+    take_slot(db, household_id, "storing-meanwhile", clock.now())
+    body = {"household_id": household_id, "program": "PKH", "kind": "dtks_new"}
+    assert client.post("/v1/proposals", json=body, headers=auth()).status_code == 409
+    clock.at += app.state.runtime.deps.lease
+    resp = client.post("/v1/proposals", json=body, headers=auth())
+    assert resp.status_code == 201, resp.text
+    assert db.collection("households")._raw.find_one({"_id": household_id})["open_proposals"]["PKH"] == resp.json()["id"]
+
+
+def test_a_proposal_whose_insert_fails_lets_its_slot_go(env, monkeypatch):
+    client, db, app = env
+    household_id = registered(client)
+
+    async def database_gone(*args):
+        raise ConnectionError("the database went away")
+
+    monkeypatch.setattr(app.state.runtime.deps.proposals, "add", database_gone)
+    body = {"household_id": household_id, "program": "PKH", "kind": "dtks_new"}
+    with pytest.raises(ConnectionError):
+        client.post("/v1/proposals", json=body, headers=auth())
+    assert not db.collection("households")._raw.find_one({"_id": household_id}).get("open_proposals")
+    monkeypatch.undo()
+    assert client.post("/v1/proposals", json=body, headers=auth()).status_code == 201

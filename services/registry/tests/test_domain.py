@@ -204,9 +204,9 @@ def submit(household=None, kind=ProposalKind.DTKS_NEW, program=Program.PKH, now=
                            calendar=DEFAULT_CALENDAR, now=now, by="op", slot_holder=holder, stale_after=LEASE)
 
 
-def test_submit_in_window_is_pending_until_stored_and_carries_round_1():
+def test_submit_in_window_is_submitted_and_carries_round_1():
     proposed = submit()
-    assert proposed.proposal.status == PENDING and proposed.proposal.activated().status == SUBMITTED
+    assert proposed.proposal.status == SUBMITTED
     assert proposed.event.round == 1 and proposed.event.household_version == 1 and proposed.event.removal_reason is None
     assert [m.nik for m in proposed.event.household.members] == [AGUS.nik, EUIS.nik]
 
@@ -235,6 +235,17 @@ def test_one_open_proposal_per_programme():
     assert submit(h, holder=None).proposal.id == "p1"  # one that was never stored
     young = replace(stale, submitted_at=NOW - timedelta(seconds=5))
     assert refusal(lambda: submit(h, holder=young)).status == 409  # one under way
+
+
+def test_a_slot_naming_a_proposal_not_stored_is_held_for_a_lease_from_when_it_was_taken():
+    from dataclasses import replace
+    taken = replace(register(), open_proposals={Program.PKH: "p0"},
+                    slots_taken_at={Program.PKH: NOW - timedelta(seconds=5)})
+    assert refusal(lambda: submit(taken, holder=None)).status == 409  # its submission is storing it
+    past = replace(taken, slots_taken_at={Program.PKH: NOW - LEASE})
+    assert submit(past, holder=None).proposal.id == "p1"  # that submission died
+    own = replace(taken, open_proposals={Program.PKH: "p1"})
+    assert submit(own, holder=None).proposal.id == "p1"  # an earlier attempt at this very proposal
 
 
 def returned_proposal(kind=ProposalKind.DTKS_NEW) -> Proposal:

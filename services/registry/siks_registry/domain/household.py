@@ -121,6 +121,7 @@ class Household:
     programs: tuple[ProgrammeStatus, ...] = ()
     # One open proposal per programme: programme -> the proposal holding its slot.
     open_proposals: Mapping[Program, str] = field(default_factory=dict)
+    slots_taken_at: Mapping[Program, datetime] = field(default_factory=dict)  # when each slot was reserved
     applied_decrees: tuple[str, ...] = ()  # decree ids already applied: a redelivery changes nothing
     created_at: datetime | None = None
     updated_at: datetime | None = None
@@ -143,6 +144,9 @@ class Household:
 
     def slot_holder(self, program: Program) -> str | None:
         return self.open_proposals.get(program)
+
+    def slot_taken_at(self, program: Program) -> datetime | None:
+        return self.slots_taken_at.get(program)
 
     def snapshot(self) -> HouseholdSnapshot:
         return HouseholdSnapshot(

@@ -1,10 +1,11 @@
 """The Proposal aggregate (usulan): its windows, its one slot per programme, its rounds, and
 what verification's and the decree's events do to it.
 
-Statuses: pending (stored, its slot not taken yet: invisible) -> submitted -> returned ->
-submitted (round + 1, by resubmission) ...; it ends rejected, approved (an `update`, which
-no decree carries) or decreed. Ended proposals release their programme slot; a returned one
-keeps it, so the correction goes on under the same proposal.
+Statuses: submitted -> returned -> submitted (round + 1, by resubmission) ...; it ends
+rejected, approved (an `update`, which no decree carries) or decreed. Ended proposals release
+their programme slot; a returned one keeps it, so the correction goes on under the same
+proposal. A proposal is stored once its slot is held; `pending` (stored, slot not yet taken,
+invisible) is left only by earlier versions of this service, which stored proposals first.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ class Proposal:
     def submit(cls, proposal_id: str, *, household: Household, kind: ProposalKind, program: Program,
                reason: str | None, calendar: Calendar, now: datetime, by: str,
                slot_holder: Proposal | None, stale_after: timedelta) -> Proposed:
-        """A new proposal, stored `pending` until it holds the programme's slot. Refused outside
+        """A new proposal, submitted: stored once it holds the programme's slot. Refused outside
         the programme's window (naming the next opening), while another proposal holds the
         slot, and, for an ineligibility, unless the household is active in the programme."""
         if not calendar.is_open(kind, program, now):
@@ -76,12 +77,19 @@ class Proposal:
             raise conflict(f"an ineligibility proposal is for a household active in {program}; this one is not",
                            program=str(program))
         holder_id = household.slot_holder(program)
-        # `slot_holder` is the proposal the slot names, as stored (None: it never was, a
-        # submission that died): only a live one keeps the slot; the store's write is guarded.
-        if holder_id and slot_holder is not None and slot_holder.holds_slot(now, stale_after):
-            raise conflict(f"household already has an open {program} proposal", proposal_id=holder_id)
+        # `slot_holder` is the proposal the slot names, as stored; None while a submission that
+        # took the slot is storing it, or when that one died: the slot's age tells them apart.
+        # A slot naming this very proposal is an earlier attempt at it. The store's write is guarded.
+        if holder_id and holder_id != proposal_id:
+            if slot_holder is not None:
+                held = slot_holder.holds_slot(now, stale_after)
+            else:
+                taken = household.slot_taken_at(program)
+                held = taken is not None and now - taken < stale_after
+            if held:
+                raise conflict(f"household already has an open {program} proposal", proposal_id=holder_id)
         proposal = cls(id=proposal_id, household_id=household.id, kind=kind, program=program,
-                       region_code=household.region_code, status=PENDING, submitted_at=now, round=1,
+                       region_code=household.region_code, status=SUBMITTED, submitted_at=now, round=1,
                        reason=reason, submitted_by=by, updated_at=now)
         return Proposed(proposal, proposal._submitted(household, now))
 
@@ -97,10 +105,6 @@ class Proposal:
             raise conflict(f"the household is no longer active in {self.program}", program=str(self.program))
         again = replace(self, status=SUBMITTED, round=self.round + 1, updated_at=now)
         return Proposed(again, again._submitted(household, now))
-
-    def activated(self) -> Proposal:
-        """Stored in full, slot held: visible, and its event goes out."""
-        return replace(self, status=SUBMITTED)
 
     def on_stage_changed(self, case: CaseStageChanged, now: datetime) -> Proposal | None:
         """returned -> returned (slot kept); rejected -> rejected (slot released); approved

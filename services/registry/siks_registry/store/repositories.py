@@ -1,17 +1,16 @@
 """Households, proposals and NIK claims in MongoDB: documents <-> domain types, and the
 conditional writes that keep the rules true under concurrent requests.
 
-Each write is one document, outbox included. Where a change spans documents the order is fixed
-so that a half-done change is always recognisable, and so dead rather than in progress:
-- a new household: its NIK claims first (atomic inserts under _id = NIK, naming the household's
-  id), then the household itself, visible with its event, in one insert. A claim whose
-  household was never stored is dead once older than a lease;
-- a proposal and its household's programme slot: the proposal is stored first, *pending*
-  (invisible to every read), then the slot is taken (a guarded update), then the proposal is
-  activated, its event riding in that same write.
+Each write is one document, outbox included. Where a change spans documents the claim is
+taken first, and the owner stored after it, visible, with its event, in one insert:
+- a new household: its NIK claims (atomic inserts under _id = NIK, naming the household's id),
+  then the household. A claim whose household was never stored is dead once older than a lease;
+- a new proposal: its household's programme slot (a guarded update naming the proposal and
+  when it was taken), then the proposal. A slot naming a proposal never stored is free once
+  older than a lease (domain.proposal.Proposal.submit).
 A claim is taken over only when provably dead (domain.household.claim_is_dead): older than a
 lease, and its holder gone, still pending (a household stored pending by an earlier version of
-this service), or no longer listing the person.
+this service, which stored owners first), or no longer listing the person.
 """
 
 import re
@@ -23,9 +22,10 @@ from siks_contracts.enums import Program, ProposalKind, Relation, RemovalReason,
 from siks_kit.store.documents import Collection, Database, Document, insert_new
 
 from ..domain.household import Address, Household, Member, ProgrammeStatus, claim_is_dead
-from ..domain.proposal import PENDING, SUBMITTED, Proposal
+from ..domain.proposal import PENDING, Proposal
 
 VISIBLE = {"pending_since": {"$exists": False}}
+SLOTS_AT = "open_proposals_at"  # when each programme slot was reserved (programme -> time)
 
 
 # ---------------------------------------------------------------------- mapping
@@ -55,6 +55,7 @@ def household_of(doc: Document) -> Household:
         housing=doc.get("housing") or {}, assets=doc.get("assets") or {}, version=doc["version"],
         programs=tuple(_programme_of(p) for p in doc.get("programs", [])),
         open_proposals={Program(k): v for k, v in (doc.get("open_proposals") or {}).items()},
+        slots_taken_at={Program(k): v for k, v in (doc.get(SLOTS_AT) or {}).items()},
         applied_decrees=tuple(doc.get("applied_decrees", ())),
         created_at=doc.get("created_at"), updated_at=doc.get("updated_at"), created_by=doc.get("created_by", ""))
 
@@ -77,34 +78,6 @@ def proposal_of(doc: Document) -> Proposal:
                     program=Program(doc["program"]), region_code=doc["region_code"], status=doc["status"],
                     submitted_at=doc["submitted_at"], round=doc.get("round", 1), reason=doc.get("reason"),
                     submitted_by=doc.get("submitted_by", ""), updated_at=doc.get("updated_at"))
-
-
-# ---------------------------------------------------------------------- held events
-# A batch stores its proposals pending with their events held back (`outbox_held`, which no
-# relay reads), takes the slots, then activates them all in one statement that renames the held
-# entries into the outbox: the same order as one request's, one write per step for the lot.
-HELD = "outbox_held"
-
-
-async def _add_held(coll: Collection, docs: list[tuple[Document, dict[str, Any]]]) -> list[bool]:
-    collided = set(await coll.insert_each([{**doc, HELD: [held]} for doc, held in docs]))
-    return [i not in collided for i in range(len(docs))]
-
-
-async def _release_held(coll: Collection, held: dict[str, dict[str, Any]], still: Document,
-                        change: Document) -> set[str]:
-    if not held:
-        return set()
-    ids = list(held)
-    changed = await coll.update_many({"_id": {"$in": ids}, **still}, {**change, "$rename": {HELD: "outbox"}})
-    if changed == len(ids):
-        activated = set(ids)
-    else:  # some were discarded meanwhile (a repeat took over after the lease): see which went
-        activated = {d["_id"] for d in await coll.find({"_id": {"$in": ids}}, projection={HELD: 1})
-                     if HELD not in d}
-    for doc_id in activated:
-        coll.handed_over(doc_id, [held[doc_id]])
-    return activated
 
 
 async def _stored(coll: Collection, ids: list[str]) -> set[str]:
@@ -164,7 +137,7 @@ class HouseholdStore:
             update["$push"] = {"outbox": outbox}
         if releasing:
             slot = f"open_proposals.{releasing[0].value}"
-            guard[slot], update["$unset"] = releasing[1], {slot: ""}
+            guard[slot], update["$unset"] = releasing[1], {slot: "", f"{SLOTS_AT}.{releasing[0].value}": ""}
         return await self.coll.update_one(guard, update)
 
     async def search(self, *, region_prefix: str | None, q: str | None, limit: int, skip: int) -> list[Household]:
@@ -176,23 +149,27 @@ class HouseholdStore:
         docs = await self.coll.find(filter, sort=[("_id", 1)], limit=limit, skip=skip, projection={"outbox": 0})
         return [household_of(d) for d in docs]
 
-    async def reserve_slot(self, household_id: str, program: Program, proposal_id: str,
+    async def reserve_slot(self, household_id: str, program: Program, proposal_id: str, at: datetime,
                            replacing: str | None = None) -> bool:
-        """One open proposal per programme, held on the household: a guarded _id update."""
+        """One open proposal per programme, held on the household: a guarded _id update, which
+        notes when (a slot naming a proposal never stored is free after a lease)."""
         slot = f"open_proposals.{program.value}"
         condition = {slot: replacing} if replacing else {slot: {"$exists": False}}
-        return await self.coll.update_one({"_id": household_id, **condition}, {"$set": {slot: proposal_id}})
+        return await self.coll.update_one({"_id": household_id, **condition},
+                                          {"$set": {slot: proposal_id, f"{SLOTS_AT}.{program.value}": at}})
 
-    async def reserve_slots(self, wanted: list[tuple[str, Program, str]]) -> list[bool]:
+    async def reserve_slots(self, wanted: list[tuple[str, Program, str]], at: datetime) -> list[bool]:
         """Free slots (household id, programme, proposal id) reserved in one write; per slot,
         whether it was still free."""
         return await self.coll.update_each(
             [({"_id": household_id, f"open_proposals.{program.value}": {"$exists": False}},
-              {"$set": {f"open_proposals.{program.value}": proposal_id}}) for household_id, program, proposal_id in wanted])
+              {"$set": {f"open_proposals.{program.value}": proposal_id, f"{SLOTS_AT}.{program.value}": at}})
+             for household_id, program, proposal_id in wanted])
 
     async def release_slot(self, household_id: str, program: Program, proposal_id: str) -> bool:
         slot = f"open_proposals.{program.value}"
-        return await self.coll.update_one({"_id": household_id, slot: proposal_id}, {"$unset": {slot: ""}})
+        return await self.coll.update_one({"_id": household_id, slot: proposal_id},
+                                          {"$unset": {slot: "", f"{SLOTS_AT}.{program.value}": ""}})
 
 
 # ---------------------------------------------------------------------- proposals
@@ -203,24 +180,20 @@ class ProposalStore:
     async def prepare(self) -> None:
         await self.coll.create_index([("household_id", 1)])
 
-    async def add_pending(self, p: Proposal, origin_trace: dict[str, Any] | None) -> None:
-        await self.coll.insert_one({"_id": p.id, **proposal_doc(p), "origin_trace": origin_trace})
+    async def add(self, p: Proposal, outbox: dict[str, Any], origin_trace: dict[str, Any] | None) -> None:
+        """A new proposal, holding its slot, visible with its event."""
+        await self.coll.insert_one({"_id": p.id, **proposal_doc(p), "origin_trace": origin_trace, "outbox": [outbox]})
 
-    async def activate(self, p: Proposal, outbox: dict[str, Any]) -> bool:
-        # By _id alone, as for households: only the request that stored it activates it, once.
-        return await self.coll.update_one({"_id": p.id}, {"$set": {"status": p.status}, "$push": {"outbox": outbox}})
+    async def add_many(self, new: list[tuple[Proposal, dict[str, Any], dict[str, Any] | None]]) -> list[bool]:
+        """Many new proposals (each with its event and origin trace) in one write; per
+        proposal, whether it went in (False: its id is stored already)."""
+        collided = set(await self.coll.insert_each(
+            [{"_id": p.id, **proposal_doc(p), "origin_trace": trace, "outbox": [entry]} for p, entry, trace in new]))
+        return [i not in collided for i in range(len(new))]
 
     async def discard_pending(self, proposal_id: str) -> None:
+        """Removes a proposal left pending by an earlier version of this service."""
         await self.coll.delete_one({"_id": proposal_id, "status": PENDING})
-
-    async def add_pending_many(self, new: list[tuple[Proposal, dict[str, Any], dict[str, Any] | None]]) -> list[bool]:
-        """Many pending proposals (each with its held event and origin trace) in one write."""
-        return await _add_held(self.coll, [({"_id": p.id, **proposal_doc(p), "origin_trace": trace}, held)
-                                           for p, held, trace in new])
-
-    async def activate_many(self, held: dict[str, dict[str, Any]]) -> set[str]:
-        """Pending proposals that hold their slots become submitted, their events let go."""
-        return await _release_held(self.coll, held, {"status": PENDING}, {"$set": {"status": SUBMITTED}})
 
     async def get(self, proposal_id: str) -> Proposal | None:
         """A visible proposal (not one still pending)."""
