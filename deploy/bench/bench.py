@@ -733,6 +733,24 @@ def restart_services(env: dict[str, str]) -> None:
     STACK.up()
 
 
+async def operator_phase(ladder: Ladder, args: argparse.Namespace, families: list[dict[str, Any]],
+                         env: dict[str, str], operator_first: int) -> dict[str, Any]:
+    """The bulk phase once more with the services restarted under `env`, the operator beside it;
+    the services are restarted as they were afterwards."""
+    console.print(f"restarting the services with {' '.join(f'{k}={v}' for k, v in env.items())} "
+                  "for the operator phase again")
+    restart_services(env)
+    try:
+        await WATCHER.start()
+        try:
+            return await bulk_end_to_end(ladder, families, args.bulk_size, args.bulk_parallel, args.deadline,
+                                         args.operator_rate, operator_first)
+        finally:
+            await WATCHER.stop()
+    finally:
+        restart_services({})
+
+
 def stack_processes() -> dict[str, int]:
     """Name -> pid of every process the stack recorded that still runs, and of this bench."""
     names = [c.name for c in STACK.components_names()] + STACK.recorded_replicas()
@@ -998,37 +1016,17 @@ async def main() -> None:
             finally:
                 await WATCHER.stop()
         left = used - len(beside_families)
-        admitted_families = (fresh[max(args.households + 50, left - args.admitted_bulk):left]
-                             if beside_families and args.admitted_rate else [])
-        if admitted_families:  # and once more, the uploads let in at a rate that leaves the operator room
-            console.print(f"restarting the services with {ADMITTED}={args.admitted_rate:g} for the operator phase again")
-            restart_services({ADMITTED: f"{args.admitted_rate:g}"})
-            try:
-                await WATCHER.start()
-                try:
-                    admitted = await bulk_end_to_end(ladder, admitted_families, args.bulk_size, args.bulk_parallel,
-                                                     args.deadline, args.operator_rate, ADMITTED_OPERATOR_FIRST)
-                finally:
-                    await WATCHER.stop()
-                bulk["with_operator_admitted"] = {**admitted, "items_per_second": args.admitted_rate}
-            finally:
-                restart_services({})  # as the stack was: no admission limit
-        left -= len(admitted_families)
-        yielding_families = (fresh[max(args.households + 50, left - args.yielding_bulk):left]
-                             if beside_families and args.yielding_p90_ms else [])
-        if yielding_families:  # and once more, the uploads taking what the operator leaves
-            console.print(f"restarting the services with {YIELDING}={args.yielding_p90_ms:g} for the operator phase again")
-            restart_services({YIELDING: f"{args.yielding_p90_ms:g}"})
-            try:
-                await WATCHER.start()
-                try:
-                    yielding = await bulk_end_to_end(ladder, yielding_families, args.bulk_size, args.bulk_parallel,
-                                                     args.deadline, args.operator_rate, YIELDING_OPERATOR_FIRST)
-                finally:
-                    await WATCHER.stop()
-                bulk["with_operator_yielding"] = {**yielding, "single_p90_ms": args.yielding_p90_ms}
-            finally:
-                restart_services({})
+        if beside_families and args.admitted_rate:  # once more, the uploads let in at a rate that leaves the operator room
+            admitted_families = fresh[max(args.households + 50, left - args.admitted_bulk):left]
+            left -= len(admitted_families)
+            bulk["with_operator_admitted"] = {**await operator_phase(
+                ladder, args, admitted_families, {ADMITTED: f"{args.admitted_rate:g}"}, ADMITTED_OPERATOR_FIRST),
+                "items_per_second": args.admitted_rate}
+        if beside_families and args.yielding_p90_ms:  # and once more, the uploads taking what the operator leaves
+            yielding_families = fresh[max(args.households + 50, left - args.yielding_bulk):left]
+            bulk["with_operator_yielding"] = {**await operator_phase(
+                ladder, args, yielding_families, {YIELDING: f"{args.yielding_p90_ms:g}"}, YIELDING_OPERATOR_FIRST),
+                "single_p90_ms": args.yielding_p90_ms}
         lookups: dict[str, Any] = {}
         if args.lookup_members:  # last: a million more people would change what the phases above measure
             lookups = {**await load_members(args.lookup_members),
