@@ -92,6 +92,7 @@ def test_json_log_lines_carry_the_trace_and_span_and_mask_niks():
     import json
     import sys
 
+    from opentelemetry import trace
     from opentelemetry.sdk.trace import TracerProvider
     from siks_kit.observability.logs import JsonFormatter
 
@@ -109,5 +110,10 @@ def test_json_log_lines_carry_the_trace_and_span_and_mask_niks():
     assert parsed["service"] == "registry" and parsed["level"] == "ERROR" and parsed["logger"] == "siks.t"
     assert parsed["message"] == "claim of 3204**********01 failed"
     assert "3204052609800001" not in line and "ValueError: no household for 3204**********01" in parsed["exception"]
+    digits_only = trace.SpanContext(trace_id=0x12345678901234567890123456789012, span_id=0x1234567890123456,
+                                    is_remote=False)
+    with trace.use_span(trace.NonRecordingSpan(digits_only)):
+        line = JsonFormatter("registry").format(logging.LogRecord("t", 20, __file__, 1, "idle", (), None))
+    assert json.loads(line)["span_id"] == "1234567890123456"  # an id, not a NIK: never masked
     outside = json.loads(JsonFormatter("registry").format(logging.LogRecord("t", 20, __file__, 1, "idle", (), None)))
     assert "trace_id" not in outside

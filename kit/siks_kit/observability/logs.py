@@ -24,15 +24,17 @@ class JsonFormatter(logging.Formatter):
         self._service = service
 
     def format(self, record: logging.LogRecord) -> str:
+        # What a caller wrote (the message, an exception's text) is masked; the ids are not:
+        # a span id is 16 hex digits, and about one in 2,000 has only decimal ones.
         line = {"time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-                "level": record.levelname, "service": self._service, "logger": record.name,
-                "message": record.getMessage()}
+                "level": record.levelname, "service": self._service, "logger": mask_digits(record.name),
+                "message": mask_digits(record.getMessage())}
         context = trace.get_current_span().get_span_context()
         if context.is_valid:
             line["trace_id"], line["span_id"] = f"{context.trace_id:032x}", f"{context.span_id:016x}"
         if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
-        return mask_digits(json.dumps(line, ensure_ascii=False, default=str))
+            line["exception"] = mask_digits(self.formatException(record.exc_info))
+        return json.dumps(line, ensure_ascii=False, default=str)
 
 
 def configure_logging(level: str, service: str, fmt: str | None = None) -> None:
