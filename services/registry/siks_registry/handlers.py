@@ -117,9 +117,10 @@ async def register_household(deps: RegistryDeps, actor: Actor, cmd: RegisterHous
     try:
         _within_lease(deps, now)
         await deps.households.add(household, outbox_entry(event, household.id))
-    except DuplicateKey:
-        await deps.niks.release_own(household.niks, household.id, token)
-        raise InProgress(RACING_ATTEMPT) from None
+    except DuplicateKey:  # an earlier attempt at this item stored it meanwhile; the claims name it too
+        if (earlier := await _registered_before(deps, actor, household.id)) is None:
+            raise InProgress(RACING_ATTEMPT) from None
+        return earlier
     except BaseException:
         await _release_claims_of_unstored(deps, [household], token)
         raise
@@ -230,9 +231,8 @@ async def _register_many(deps: RegistryDeps, actor: Actor, valid: list[tuple[int
     for (index, (household, _)), went_in in zip(ready.items(), added, strict=True):
         if went_in:
             out[index] = household.id
-        else:  # stored meanwhile by another attempt at the same item
-            await deps.niks.release_own(household.niks, household.id, token)
-            out[index] = InProgress(RACING_ATTEMPT)
+        else:  # stored meanwhile by another attempt at the same item: it says what became of it
+            one_by_one[index] = commands[index]
     for index, outcome in zip(one_by_one, await asyncio.gather(
             *(_one_item(register_household, deps, actor, cmd, item_id("household", actor.sub, key, index))
               for index, cmd in one_by_one.items())), strict=True):

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from siks_contracts import topics
 from siks_contracts.actor import Actor
-from siks_contracts.enums import Role
+from siks_contracts.enums import Program, Role
 from siks_contracts.events import Beneficiary, BeneficiaryStatusChanged, CaseStageChanged, DecreeIssued
 from siks_kit.observability.metrics import UNMATCHED
 from siks_contracts.schedule import DEFAULT_CALENDAR
@@ -401,3 +401,50 @@ async def test_two_patches_of_one_household_taking_the_same_person_leave_their_c
     else:
         assert await deps.niks.holder(JOKO["nik"]) is None
     assert sum(not isinstance(r, int) for r in results) <= 1 and all(r == 409 for r in results if isinstance(r, int))
+
+
+@pytest.mark.parametrize("seed", range(8))
+async def test_two_attempts_at_the_same_item_store_one_household_and_one_proposal_that_keep_their_claims(seed):
+    """A batch item repeated while its first attempt still runs (same ids): one household and
+    one proposal are stored; every answer is that one or 'repeat shortly' (409); the NIK claims
+    and the programme slot name what was stored."""
+    from siks_registry.commands import SubmitProposal
+    db = YieldingDatabase(seed)
+    deps = deps_on(db)
+    body = RegisterHousehold.model_validate(household())
+    results = await asyncio.gather(*(outcome(handlers.register_household(deps, OPERATOR, body, household_id="h-item"))
+                                     for _ in range(2)))
+    assert all(r == 409 if isinstance(r, int) else r.id == "h-item" for r in results) and not all(
+        isinstance(r, int) for r in results)
+    stored = await deps.households.get("h-item")
+    for nik in stored.niks:
+        assert (await db.collection("nik_claims").find_one({"_id": nik}))["household_id"] == "h-item"
+    proposal = SubmitProposal.model_validate({"household_id": "h-item", "program": "PKH", "kind": "dtks_new"})
+    results = await asyncio.gather(*(outcome(handlers.submit_proposal(deps, OPERATOR, proposal, proposal_id="p-item"))
+                                     for _ in range(2)))
+    assert all(r == 409 if isinstance(r, int) else r.id == "p-item" for r in results) and not all(
+        isinstance(r, int) for r in results)
+    assert await db.collection("proposals").count({}) == 1
+    assert (await deps.households.get("h-item")).slot_holder(Program.PKH) == "p-item"
+
+
+async def test_a_household_stored_meanwhile_by_an_earlier_attempt_is_the_answer_and_keeps_the_claims():
+    """The earlier attempt's insert lands between this one's claims and its insert (it stalled
+    past the lease, its claims were taken over): the stored household is the answer, and the
+    claims, which name it, stay."""
+    from siks_kit.store.documents import DuplicateKey
+    db = MemoryDatabase()
+    deps = deps_on(db)
+    add = deps.households.add
+
+    async def earlier_attempt_first(household, outbox):
+        await add(household, outbox)
+        raise DuplicateKey("E11000 duplicate key")
+
+    deps.households.add = earlier_attempt_first
+    body = RegisterHousehold.model_validate(household())
+    answer = await handlers.register_household(deps, OPERATOR, body, household_id="h-item")
+    assert answer.id == "h-item"
+    stored = await deps.households.get("h-item")
+    for nik in stored.niks:
+        assert (await db.collection("nik_claims").find_one({"_id": nik}))["household_id"] == "h-item"
