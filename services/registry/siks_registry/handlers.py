@@ -5,7 +5,6 @@ Rules live in domain/ (Household, Proposal); the order of the writes that span d
 """
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -122,19 +121,23 @@ async def register_household(deps: RegistryDeps, actor: Actor, cmd: RegisterHous
             raise InProgress(RACING_ATTEMPT) from None
         return earlier
     except BaseException:
-        await _release_claims_of_unstored(deps, [household], token)
+        await _let_go_unless_stored([household], deps.households.stored,
+                                    lambda h: deps.niks.release_own(h.niks, h.id, token))
         raise
     return HouseholdOut.of(household)
 
 
-async def _release_claims_of_unstored(deps: RegistryDeps, households: list[Household], token: str) -> None:
-    """After a failed insert of new households: the claims of those that did not go in are
-    let go (best effort; left behind, they die with the lease). Those that went in keep theirs."""
-    with contextlib.suppress(Exception):
-        stored = await deps.households.stored([h.id for h in households])
-        for household in households:
-            if household.id not in stored:
-                await deps.niks.release_own(household.niks, household.id, token)
+async def _let_go_unless_stored(owners: list[Any], stored, let_go) -> None:
+    """After a failed insert of new owners (households, proposals): what those that did not go
+    in had claimed (NIKs, a slot) is let go. Best effort: left behind, a claim dies with its
+    lease. Those that went in keep theirs."""
+    try:
+        went_in = await stored([owner.id for owner in owners])
+        for owner in owners:
+            if owner.id not in went_in:
+                await let_go(owner)
+    except Exception as exc:
+        log.warning("claims of %d new owner(s) left to their lease (%s)", len(owners), type(exc).__name__)
 
 
 async def _registered_before(deps: RegistryDeps, actor: Actor, household_id: str) -> HouseholdOut | None:
@@ -226,7 +229,8 @@ async def _register_many(deps: RegistryDeps, actor: Actor, valid: list[tuple[int
     try:
         added = await deps.households.add_many(list(ready.values()))
     except BaseException:
-        await _release_claims_of_unstored(deps, [h for h, _ in ready.values()], token)
+        await _let_go_unless_stored([h for h, _ in ready.values()], deps.households.stored,
+                                    lambda h: deps.niks.release_own(h.niks, h.id, token))
         raise
     for (index, (household, _)), went_in in zip(ready.items(), added, strict=True):
         if went_in:
@@ -339,19 +343,13 @@ async def submit_proposal(deps: RegistryDeps, actor: Actor, cmd: SubmitProposal,
         require_scope(actor, earlier.region_code)
         return ProposalOut.of(earlier)
     except BaseException:
-        await _release_slots_of_unstored(deps, [proposal])
+        await _let_go_unless_stored([proposal], deps.proposals.stored, _free_slot(deps))
         raise
     return ProposalOut.of(proposal)
 
 
-async def _release_slots_of_unstored(deps: RegistryDeps, proposals: list[Proposal]) -> None:
-    """After a failed insert of new proposals: the slots of those that did not go in are let
-    go (best effort; left behind, they are free after the lease). Those that went in keep theirs."""
-    with contextlib.suppress(Exception):
-        stored = await deps.proposals.stored([p.id for p in proposals])
-        for proposal in proposals:
-            if proposal.id not in stored:
-                await deps.households.release_slot(proposal.household_id, proposal.program, proposal.id)
+def _free_slot(deps: RegistryDeps):
+    return lambda p: deps.households.release_slot(p.household_id, p.program, p.id)
 
 
 async def _submitted_before(deps: RegistryDeps, actor: Actor, proposal_id: str) -> ProposalOut | None:
@@ -418,7 +416,7 @@ async def _submit_many(deps: RegistryDeps, actor: Actor, valid: list[tuple[int, 
         _within_lease(deps, now)
         added = await deps.proposals.add_many([(p, entry, origin) for p, entry in ready.values()])
     except BaseException:
-        await _release_slots_of_unstored(deps, [p for p, _ in ready.values()])
+        await _let_go_unless_stored([p for p, _ in ready.values()], deps.proposals.stored, _free_slot(deps))
         raise
     for (index, (proposal, _)), went_in in zip(ready.items(), added, strict=True):
         if went_in:
