@@ -175,3 +175,34 @@ async def test_every_kind_of_value_we_store_reads_back_as_written(mongo_url):
     finally:
         await client.drop_database("siks_test_build")
         await client.close()
+
+
+async def test_only_unique_indexes_are_built_yet_every_index_is_listed_and_kept(mongo_url):
+    """FerretDB 1.x narrows its SQL by _id alone and sorts in memory, so no query reads another
+    index; our build builds only the unique ones in SQLite (they refuse duplicates), keeps the
+    others in its catalogue, and gives each a size in the stats."""
+    from pymongo.errors import DuplicateKeyError
+
+    client = AsyncMongoClient(mongo_url)
+    try:
+        if "ferretdbVersion" not in await client.admin.command("buildInfo"):
+            pytest.skip("the fix concerns the local FerretDB build only")
+        db = client["siks_test_build"]
+        coll = db[f"idx_{uuid.uuid4().hex[:8]}"]
+        await coll.create_index("region")
+        await coll.create_index("nik", unique=True)
+        await coll.insert_many([{"_id": i, "region": f"r{i % 3}", "nik": f"n{i}"} for i in range(30)])
+        names = {ix["name"] async for ix in await coll.list_indexes()}
+        assert names == {"_id_", "region_1", "nik_1"}
+        with pytest.raises(DuplicateKeyError):
+            await coll.insert_one({"_id": 99, "region": "r0", "nik": "n7"})
+        assert sorted(d["_id"] for d in await coll.find({"region": "r1"}).to_list(None)) == list(range(1, 30, 3))
+        sizes = (await db.command("collStats", coll.name))["indexSizes"]
+        assert set(sizes) == names and sizes["region_1"] == 0 and sizes["nik_1"] > 0
+        await coll.drop_index("region_1")
+        assert {ix["name"] async for ix in await coll.list_indexes()} == {"_id_", "nik_1"}
+        await coll.create_index("region")  # and back
+        assert await coll.count_documents({"region": "r2"}) == 10
+    finally:
+        await client.drop_database("siks_test_build")
+        await client.close()

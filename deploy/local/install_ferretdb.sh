@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds FerretDB (SQLite backend, pure Go) from the Go module proxy into the cache, once.
 #
-# Two fixes to the module source before `go build`:
+# Fixes to the module source before `go build`:
 # 1. The module zip lacks build/version/version.txt; without it the binary panics at start.
 # 2. Lookups by _id scan the whole table. FerretDB 1.x indexes _id as `_ferretdb_sjson->"_id"`
 #    but finds, updates and deletes by _id with `_ferretdb_sjson->'$._id'`. SQLite only uses an
@@ -58,6 +58,13 @@
 #    under the bulk load. They are plain objects now; iterators over SQLite rows, transactions
 #    and cursors, which hold connections, are tracked as before. FerretDB 3.9 -> 3.5 ms of CPU
 #    per household on the bulk path, two runs each back to back.
+# 9. Only unique indexes built (ferretdb/without-unread-indexes.patch). FerretDB's SQL narrows by
+#    _id alone (fixes 3 and 5) and sorts in memory, so no query ever reads another index, yet
+#    SQLite kept each one up to date: a parse of the document's JSON per index on every insert
+#    and two on every update (the households' region and member NIK, the cases' region and
+#    stage...). Unique indexes are built as before, since they refuse duplicates; the others stay
+#    in FerretDB's catalogue (listIndexes, drop) with a size of 0 in the stats. Stores made by an
+#    earlier build keep the indexes they have. tests/test_ferretdb_build.py checks all of it.
 set -euo pipefail
 FERRETDB_VERSION="${FERRETDB_VERSION:-v1.24.2}"
 CACHE="${SIKS_CACHE:-$HOME/.cache/siks}"
