@@ -7,7 +7,7 @@ from siks_contracts.envelope import Envelope
 from siks_contracts.events import HouseholdRegistered
 from siks_kit.observability import tracing
 from siks_testkit.memory import MemoryDatabase, MemoryTransport
-from siks_kit.bus.outbox import OutboxRelay, next_sweep_after, outbox_entry
+from siks_kit.bus.outbox import OutboxRelay, next_sweep_after, outbox_entry, publish_entry
 from siks_testkit.testing import await_for, envelope
 
 
@@ -36,6 +36,25 @@ async def test_outbox_entry_keeps_the_writers_trace_and_relay_continues_it():
         trace_id = span.get_span_context().trace_id
     stored = Envelope.model_validate_json(entry["value"]).trace
     assert stored is not None and stored.traceparent.split("-")[1] == f"{trace_id:032x}"
+    # The record carries the writer's span as its parent: the consumer's span continues it.
+    bus = MemoryTransport()
+    await publish_entry(bus, entry)
+    assert bus.published[0].headers["traceparent"] == stored.traceparent
+
+
+async def test_an_entry_read_back_is_sent_with_the_same_headers_as_one_from_memory():
+    tracing.setup_tracing("test")
+    with trace.get_tracer("test").start_as_current_span("operator submit"):
+        entry = outbox_entry(_registered(1), "h1")
+    read_back = dict(entry)  # what a sweep finds: the stored fields only
+    assert not hasattr(read_back, "headers") and set(read_back) == {"event_id", "topic", "key", "value"}
+    bus = MemoryTransport()
+    await publish_entry(bus, entry)
+    await publish_entry(bus, read_back)
+    from_memory, from_store = (r.headers for r in bus.published)
+    assert from_memory == from_store
+    assert {"event_type", "event_id", "correlation_id", "traceparent"} <= set(from_store)
+    assert from_store["event_type"] == "registry.household_registered.v1"
 
 
 async def test_relay_wakes_on_write_without_waiting_for_the_sweep():

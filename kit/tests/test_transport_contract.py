@@ -28,7 +28,7 @@ async def harness(request):
         return
     bootstrap = request.getfixturevalue("kafka_bootstrap")
     access = for_tools(bootstrap)  # the local stack's admin: any topic, any group
-    h = Harness(KafkaTransport(access, client_id="transport-contract", tracer_provider=None), None)
+    h = Harness(KafkaTransport(access, client_id="transport-contract"), None)
     admin = AIOKafkaAdminClient(**access.client_args())
     await admin.start()
     try:

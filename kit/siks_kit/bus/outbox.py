@@ -25,24 +25,39 @@ REMOVALS_PER_WRITE = 100  # documents per removal statement; each compares its e
 MAX_REMOVALS_IN_FLIGHT = 4  # bulk removals under way at once; past that the relay waits
 
 
-def outbox_entry(envelope: Envelope, key: str) -> dict[str, Any]:
+class OutboxEntry(dict):
+    """An outbox entry as a write stores it ({"event_id", "topic", "key", "value"}), carrying
+    its record headers in memory only: the relay sending what a write just made need not parse
+    the envelope again, and the stored document stays small (FerretDB decodes and encodes every
+    field of a document on each update; headers stored beside the envelope cost it more than
+    the parse they saved). Entries read back (a sweep) have no headers and are parsed."""
+
+    __slots__ = ("headers",)
+
+
+def outbox_entry(envelope: Envelope, key: str) -> OutboxEntry:
     """What goes into a document's `outbox` array; captures the writer's trace context."""
     if envelope.trace is None:
         envelope = envelope.model_copy(update={"trace": tracing.current_trace_context()})
-    return {"event_id": envelope.event_id, "topic": topic_of(envelope.type), "key": key,
-            "value": envelope.model_dump_json()}
+    entry = OutboxEntry(event_id=envelope.event_id, topic=topic_of(envelope.type), key=key,
+                        value=envelope.model_dump_json())
+    entry.headers = headers_of(envelope)
+    return entry
+
+
+def headers_of(envelope: Envelope) -> dict[str, str]:
+    """A record's headers: what consumers and tools read without parsing, and the trace."""
+    return {"event_type": envelope.type, "event_id": envelope.event_id, "correlation_id": envelope.correlation_id,
+            **tracing.headers_of(envelope.trace)}
 
 
 async def publish_entry(transport: Transport, entry: Entry) -> None:
-    """Sends one outbox-shaped entry (`outbox_entry`), in the trace of the write that made it.
+    """Sends one outbox-shaped entry (`outbox_entry`) in the trace of the write that made it.
     The relay uses it, and so does a service publishing events that are rows of their own."""
-    env = Envelope.model_validate_json(entry["value"])
-    token = tracing.attach(env.trace)  # continue the trace of the write that made it
-    try:
-        headers = {"event_type": env.type, "event_id": env.event_id, "correlation_id": env.correlation_id}
-        await transport.publish(entry["topic"], entry["key"], entry["value"].encode(), headers)
-    finally:
-        tracing.detach(token)
+    headers = getattr(entry, "headers", None)
+    if headers is None:  # read back from a document
+        headers = headers_of(Envelope.model_validate_json(entry["value"]))
+    await transport.publish(entry["topic"], entry["key"], entry["value"].encode(), headers)
 
 
 SWEEP_SHARE = 0.02  # the most of the time a relay spends sweeping, whatever the data size

@@ -134,15 +134,18 @@ def detach(token: object | None) -> None:
 MESSAGING = {"messaging.system": "kafka"}
 
 
-@contextlib.contextmanager
-def publishing(topic: str, provider: TracerProvider | None = None) -> Iterator[dict[str, str]]:
-    """The span of sending one record; yields the headers that carry it to the consumer."""
-    with _bus_tracer(provider).start_as_current_span(f"{topic} publish", kind=SpanKind.PRODUCER,
-                                      attributes={**MESSAGING, "messaging.destination.name": topic,
-                                                  "messaging.operation": "publish"}):
-        carrier: dict[str, str] = {}
-        propagate.inject(carrier)
-        yield carrier
+def current_headers() -> dict[str, str]:
+    """The current trace context as record headers (`traceparent`, `tracestate`)."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier
+
+
+def headers_of(trace_ctx: TraceContext | None) -> dict[str, str]:
+    """A stored trace context as record headers: the relay sends a write's events in its trace."""
+    if trace_ctx is None:
+        return {}
+    return {"traceparent": trace_ctx.traceparent, **({"tracestate": trace_ctx.tracestate} if trace_ctx.tracestate else {})}
 
 
 @contextlib.contextmanager

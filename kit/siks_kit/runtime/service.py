@@ -85,7 +85,7 @@ def create_service_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = database or MongoDatabase(settings.mongo_url, settings.mongo_db or f"siks_{spec.name}")
-        bus = transport or KafkaTransport(kafka_access.from_settings(settings), spec.name, provider)
+        bus = transport or KafkaTransport(kafka_access.from_settings(settings), spec.name)
         deps = make_deps(db, clock, settings)
         relay = OutboxRelay([db.collection(n) for n in spec.outbox_collections], bus,
                             sweep_seconds=settings.outbox_sweep_seconds)
