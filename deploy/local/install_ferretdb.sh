@@ -65,6 +65,15 @@
 #    stage...). Unique indexes are built as before, since they refuse duplicates; the others stay
 #    in FerretDB's catalogue (listIndexes, drop) with a size of 0 in the stats. Stores made by an
 #    earlier build keep the indexes they have. tests/test_ferretdb_build.py checks all of it.
+# 10. A single-pass decoder (ferretdb/sjson-single-pass.patch). sjson.Unmarshal decoded a stored
+#    document level by level: each object into a map of raw fields, then every field again with
+#    a new decoder, so a nested value was scanned once per level and every scalar cost a decoder.
+#    Every read and every update decodes whole documents: a third of FerretDB's CPU on the bulk
+#    path. decode.go walks the bytes once, guided by the schema, and copies every string (nothing
+#    keeps the input alive): 3.5-3.9 times less CPU and 6.5 times fewer allocations on a
+#    household and a case; FerretDB 3.0 -> 2.15 ms per household on the bulk path. The old code
+#    stays in the patch's tests, which compare the two on thousands of random documents, on every
+#    truncated and mutated input, and re-encode byte for byte; they run below, before the build.
 set -euo pipefail
 FERRETDB_VERSION="${FERRETDB_VERSION:-v1.24.2}"
 CACHE="${SIKS_CACHE:-$HOME/.cache/siks}"
@@ -105,6 +114,12 @@ for diff in "$patches"/*.patch; do
   patch -p1 --forward --quiet -d "$work/src" < "$diff" ||
     { echo "install_ferretdb: $(basename "$diff") does not apply to FerretDB $FERRETDB_VERSION" >&2; exit 1; }
 done
+
+# The decoder's tests (fix 10) against the code it replaced; FerretDB's test helpers find the
+# source root by its .git.
+mkdir -p "$work/src/.git"
+(cd "$work/src" && go test -count=1 -run 'TestUnmarshal(Differential|Strings|NoSharing|NilBinary|Malformed|Truncated|Mutated)$' \
+  ./internal/handler/sjson/ >/dev/null) || { echo "install_ferretdb: the patched decoder fails its tests" >&2; exit 1; }
 
 mkdir -p "$(dirname "$bin")"
 (cd "$work/src" && CGO_ENABLED=0 go build -trimpath -o "$bin.tmp" ./cmd/ferretdb)
