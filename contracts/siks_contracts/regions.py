@@ -8,6 +8,7 @@ BPS region codes are a different scheme and are not accepted here.
 
 from __future__ import annotations
 
+import functools
 import re
 
 # Digits per level: province, regency/city, district, village.
@@ -31,6 +32,13 @@ def normalize_region_code(code: str) -> str:
     """'3276011001', '32.76.01.1001', '3276', '32' -> the dotted form ('32.76.01.1001', '32.76', '32')."""
     if not isinstance(code, str):
         raise InvalidRegion(f"region code must be a string, not {type(code).__name__}")
+    return _normalized(code)
+
+
+# Every access check and every NIK normalises a few codes, the same ones over and over (a batch
+# is one village): remembered, not worked out again. Malformed codes raise and are not kept.
+@functools.lru_cache(maxsize=8192)
+def _normalized(code: str) -> str:
     text = code.strip()
     expected = "expected PP, PP.KK, PP.KK.CC or PP.KK.CC.DDDD in digits, dots optional"
     if not text:

@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from siks_contracts.enums import Sex
-from siks_contracts.events import ChecksCompleted, ChecksPending
+from siks_contracts.events import CheckResult, ChecksCompleted, ChecksPending
 from siks_testkit.samples import household_snapshot, proposal_submitted
 from siks_integration.domain.check_set import CheckSet, DukcapilAnswer, open_round
 from siks_integration.domain.checks import nik_check, region_check
@@ -150,3 +150,12 @@ def test_a_failed_pure_check_still_waits_for_the_outside_systems_before_completi
     cs.record_dtsen([1, 1])
     (event,) = cs.decide(NOW)
     assert event.passed is False
+
+
+def test_a_checks_fields_are_what_its_validated_result_dumps():
+    cs = fresh()
+    cs.record_dukcapil([MATCH, MATCH])
+    for check in cs.checks:
+        validated = CheckResult.model_validate(check.fields())
+        assert check.fields() == validated.model_dump() == check.result().model_dump()
+    assert any(check.evidence for check in cs.checks)  # evidence is compared too

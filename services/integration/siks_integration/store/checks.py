@@ -24,7 +24,7 @@ class Stored:
 def to_fields(cs: CheckSet) -> Document:
     return {
         "household_id": cs.household_id, "region_code": cs.region_code, "program": cs.program, "round": cs.round,
-        "checks": [c.result().model_dump() for c in cs.checks], "desil": cs.desil, "passed": cs.passed,
+        "checks": [c.fields() for c in cs.checks], "desil": cs.desil, "passed": cs.passed,
         "waiting": not cs.complete, "waiting_on": cs.waiting_on, "started_at": cs.started_at,
         "checked_at": cs.checked_at, "failed_attempts": cs.failed_attempts, "next_attempt_at": cs.next_attempt_at,
         "announced": {"waiting_on": list(cs.announced.waiting_on), "completed": cs.announced.completed},
