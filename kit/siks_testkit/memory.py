@@ -7,14 +7,15 @@ from dataclasses import dataclass, field
 import mongomock
 from pymongo import ReturnDocument
 
-from siks_kit.store.documents import (Collection, DuplicateKey, WriteHook, _noop, distinct_rounds, report_insert,
-                                      report_update)
+from siks_kit.store.documents import (Collection, DuplicateKey, NothingPublished, Published, WriteHook, _noop,
+                                      distinct_rounds, removing_published, report_insert, report_update)
 from siks_kit.bus.transport import BatchCallback, Record
 
 
 class MemoryCollection:
-    def __init__(self, raw, on_write: WriteHook) -> None:
+    def __init__(self, raw, on_write: WriteHook, published=NothingPublished) -> None:
         self._raw, self._on_write, self.name = raw, on_write, raw.name
+        self._published = published
 
     async def insert_one(self, doc) -> None:
         try:
@@ -49,10 +50,15 @@ class MemoryCollection:
             yield doc
 
     async def update_one(self, filter, update, *, upsert: bool = False) -> bool:
+        published = self._published()
+        sent, removing = (update, []) if upsert else removing_published(published, self.name, filter["_id"], update)
         try:
-            result = self._raw.update_one(filter, update, upsert=upsert)
+            result = self._raw.update_one(filter, sent, upsert=upsert)
         except mongomock.DuplicateKeyError as exc:
+            published.keep(self.name, filter["_id"], removing)
             raise DuplicateKey(str(filter.get("_id"))) from exc
+        if result.matched_count == 0:
+            published.keep(self.name, filter["_id"], removing)
         return report_update(result, update, self._on_write, self.name, filter["_id"])
 
     async def update_many(self, filter, update) -> int:
@@ -76,9 +82,6 @@ class MemoryCollection:
     async def delete_one(self, filter) -> bool:
         return self._raw.delete_one(filter).deleted_count > 0
 
-    def handed_over(self, doc_id, entries) -> None:
-        self._on_write(self.name, doc_id, entries)
-
     async def delete_many(self, filter) -> int:
         return self._raw.delete_many(filter).deleted_count
 
@@ -98,9 +101,10 @@ class MemoryDatabase:
     def __init__(self, on_write: WriteHook = _noop) -> None:
         self._db = mongomock.MongoClient(tz_aware=True)["memory"]
         self.on_write = on_write
+        self.published: Published = NothingPublished()
 
     def collection(self, name: str) -> Collection:
-        return MemoryCollection(self._db[name], lambda c, i, e: self.on_write(c, i, e))
+        return MemoryCollection(self._db[name], lambda c, i, e: self.on_write(c, i, e), lambda: self.published)
 
     async def ping(self) -> bool:
         return True
@@ -179,7 +183,7 @@ class CommandLog:
                 def __getattr__(self, attr):
                     method = getattr(coll, attr)
                     if not inspect.iscoroutinefunction(method):
-                        return method  # attributes, handed_over, iterate (an async generator)
+                        return method  # attributes, iterate (an async generator)
 
                     async def logged(*args, **kwargs):
                         if not ignore(name, attr, args):

@@ -186,3 +186,39 @@ async def test_a_failed_publish_keeps_its_entries_for_the_next_round_in_order():
     await relay.settle()
     assert [json.loads(r.value)["payload"]["version"] for r in bus.published if r.key == "h1"] == [1, 2]
     assert (await coll.find_one({"_id": "h1"}))["outbox"] == []
+
+
+async def test_an_update_soon_after_publishing_removes_the_entries_and_saves_the_relay_its_write():
+    db, bus = MemoryDatabase(), MemoryTransport()
+    raw = db.collection("households")
+    coll = CountingCollection(raw)
+    relay = OutboxRelay([coll], bus, removal_delay_s=3600)
+    db.on_write, db.published = relay.notify, relay
+    for i in range(3):
+        await raw.insert_one({"_id": f"h{i}", "outbox": [outbox_entry(_registered(1), f"h{i}")]})
+    assert await relay.drain_fresh() == 3
+    assert coll.calls == []  # published; held a moment for a write that comes anyway
+    assert await raw.update_one({"_id": "h0"}, {"$set": {"slot": "p0"}})
+    assert await raw.update_each([({"_id": "h1", "slot": "taken"}, {"$set": {"slot": "p1"}})]) == [False]
+    assert [d["_id"] for d in await raw.find({"outbox.0": {"$exists": True}}, sort=[("_id", 1)])] == ["h1", "h2"]
+    await relay.settle()  # what no update took (h2) or took in vain (h1): the relay's one removal
+    assert coll.calls == ["update_many"]
+    assert await raw.count({"outbox.0": {"$exists": True}}) == 0
+    assert len(bus.published) == 3
+
+
+async def test_published_entries_no_update_takes_are_removed_after_the_delay():
+    db, bus = MemoryDatabase(), MemoryTransport()
+    coll = db.collection("households")
+    relay = OutboxRelay([coll], bus, sweep_seconds=3600, removal_delay_s=0.05)
+    db.on_write, db.published = relay.notify, relay
+    task = asyncio.create_task(relay.run())
+    try:
+        await coll.insert_one({"_id": "h1", "outbox": [outbox_entry(_registered(1), "h1")]})
+
+        async def removed():
+            return len(bus.published) == 1 and await coll.count({"outbox.0": {"$exists": True}}) == 0
+
+        await await_for(removed, "the published entry removed by the relay")
+    finally:
+        task.cancel()

@@ -18,7 +18,7 @@ async def coll(request):
     c = db.collection(f"c_{uuid.uuid4().hex[:8]}")
     writes = []
     db.on_write = lambda name, doc_id, entries: writes.append((doc_id, [e["event_id"] for e in entries if isinstance(e, dict)]))
-    c.writes = writes
+    c.writes, c.db = writes, db
     yield c
     await db.close()
 
@@ -220,3 +220,32 @@ async def test_update_many_claims_only_what_is_unclaimed_in_one_conditional_writ
     assert claimed == 2
     assert sorted(d["_id"] for d in await coll.find({"decree_id": "d1"})) == ["c1", "c2"]
     assert await coll.update_many({"decree_id": "d1"}, {"$set": {"decree_id": None}}) == 2
+
+
+class Held:
+    """A relay's published entries as the store sees them (store.Published)."""
+
+    def __init__(self, entries):
+        self.entries, self.kept = dict(entries), {}
+
+    def take(self, collection, doc_id):
+        return self.entries.pop(doc_id, [])
+
+    def keep(self, collection, doc_id, entries):
+        if entries:
+            self.kept[doc_id] = entries
+
+
+async def test_an_update_removes_its_documents_published_entries_in_passing(coll):
+    sent = {f"p{i}": [{"event_id": f"e{i}", "topic": "t", "key": f"p{i}", "value": "{}"}] for i in range(1, 6)}
+    await coll.insert_each([{"_id": doc_id, "n": 0, "outbox": entries} for doc_id, entries in sent.items()])
+    held = coll.db.published = Held(sent)
+    late = {"event_id": "late", "topic": "t", "key": "p4", "value": "{}"}
+    assert await coll.update_one({"_id": "p1"}, {"$set": {"n": 1}})
+    assert not await coll.update_one({"_id": "p2", "n": 9}, {"$set": {"n": 1}})  # no match: the relay's again
+    assert await coll.update_each([({"_id": "p3"}, {"$inc": {"n": 1}}), ({"_id": "p4"}, {"$push": {"outbox": late}}),
+                                   ({"_id": "p5", "n": 9}, {"$inc": {"n": 1}})]) == [True, True, False]
+    outboxes = {d["_id"]: [e["event_id"] for e in d["outbox"]] for d in await coll.find({})}
+    assert outboxes == {"p1": [], "p2": ["e2"], "p3": [], "p4": ["e4", "late"], "p5": ["e5"]}
+    assert held.kept == {"p2": sent["p2"], "p5": sent["p5"]}  # what did not go, handed back
+    assert held.entries == {"p4": sent["p4"]}  # an update that writes the outbox cannot pull from it too

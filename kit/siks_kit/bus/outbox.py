@@ -23,6 +23,10 @@ PENDING = {"outbox.0": {"$exists": True}}
 Entry = dict[str, Any]  # {"event_id", "topic", "key", "value"}: what a document's outbox holds
 REMOVALS_PER_WRITE = 100  # documents per removal statement; each compares its entries with the chunk's
 MAX_REMOVALS_IN_FLIGHT = 4  # bulk removals under way at once; past that the relay waits
+# How long published entries wait in memory for an update of their document, which removes
+# them in passing (a household's slot is reserved moments after its event goes out): one write
+# where there were two. Past it, the relay removes them itself. A crash republishes what it held.
+REMOVAL_DELAY_S = 1.0
 
 
 class OutboxEntry(dict):
@@ -74,15 +78,20 @@ def next_sweep_after(took_s: float, base_s: float, share: float = SWEEP_SHARE) -
 class OutboxRelay:
     """Publishes what the outbox arrays hold. The store hands it the entries a write just added
     (`notify`), and it publishes them from memory: no read back. Documents go side by side,
-    each one's entries strictly in order, and the published entries are removed from their
-    documents in one bulk write per round. A sweep at start and then rarely finds the rest:
+    each one's entries strictly in order. Published entries wait a moment (`removal_delay_s`)
+    for an update of their document to remove them in passing (`take`, `keep`); the rest are
+    removed in bulk, one write per round of them. A sweep at start and then rarely finds the rest:
     entries left by a crash, by a replica that stopped, or by a removal that failed. Sweeps
     scan, so they are kept rare, and rarer as the collections grow (next_sweep_after)."""
 
     def __init__(self, collections: Sequence[Collection], transport: Transport,
-                 sweep_seconds: float = 60.0, batch: int = 200, parallel: int = 64) -> None:
+                 sweep_seconds: float = 60.0, batch: int = 200, parallel: int = 64,
+                 removal_delay_s: float = REMOVAL_DELAY_S) -> None:
         self._by_name = {c.name: c for c in collections}
         self._fresh: dict[str, dict[Any, list[Entry]]] = {name: {} for name in self._by_name}
+        # Published, not yet removed: per document, since when (monotonic) and what, oldest first.
+        self._sent: dict[str, dict[Any, tuple[float, list[Entry]]]] = {name: {} for name in self._by_name}
+        self._removal_delay = removal_delay_s
         self._transport, self._sweep_seconds, self._batch = transport, sweep_seconds, batch
         self._parallel = asyncio.Semaphore(parallel)
         self._wake = asyncio.Event()
@@ -96,6 +105,18 @@ class OutboxRelay:
         if collection in self._fresh:
             self._fresh[collection].setdefault(doc_id, []).extend(entries)
             self._since[collection].setdefault(doc_id, time.monotonic())
+            self._wake.set()
+
+    def take(self, collection: str, doc_id: Any) -> list[Entry]:
+        """The document's published entries, for an update of it to remove (store.Published)."""
+        held = self._sent.get(collection, {}).pop(doc_id, None)
+        return held[1] if held else []
+
+    def keep(self, collection: str, doc_id: Any, entries: list[Entry]) -> None:
+        """Entries an update took and did not remove: the relay removes them after all."""
+        if entries and collection in self._sent:
+            _, also = self._sent[collection].pop(doc_id, (0.0, []))
+            self._sent[collection][doc_id] = (time.monotonic(), also + entries)
             self._wake.set()
 
     def _waiting_in(self, collection: str) -> int:
@@ -142,13 +163,35 @@ class OutboxRelay:
                         len(failed), coll.name, type(first).__name__)
         if not remove_later:
             await self._remove(coll, done)
-        elif done:
+        else:
+            now, held = time.monotonic(), self._sent[coll.name]
+            for doc_id, entries in done:
+                _, before = held.pop(doc_id, (0.0, []))
+                held[doc_id] = (now, before + entries)
+        return failed
+
+    async def _remove_held(self, everything: bool = False) -> None:
+        """Removes, in bulk and in the background, the published entries no update took within
+        the delay (all of them when `everything`)."""
+        due = time.monotonic() - self._removal_delay
+        for name, held in self._sent.items():
+            done = []
+            for doc_id, (at, entries) in list(held.items()):
+                if not everything and at > due:
+                    break  # oldest first: the rest are younger
+                del held[doc_id]
+                done.append((doc_id, entries))
+            if not done:
+                continue
             while len(self._removals) >= MAX_REMOVALS_IN_FLIGHT:
                 await asyncio.wait(self._removals, return_when=asyncio.FIRST_COMPLETED)
-            task = asyncio.create_task(self._remove_logged(coll, done))
+            task = asyncio.create_task(self._remove_logged(self._by_name[name], done))
             self._removals.add(task)
             task.add_done_callback(self._removals.discard)
-        return failed
+
+    def _next_removal_in(self) -> float | None:
+        oldest = [next(iter(held.values()))[0] for held in self._sent.values() if held]
+        return min(oldest) + self._removal_delay - time.monotonic() if oldest else None
 
     @staticmethod
     async def _remove(coll: Collection, done: list[tuple[Any, list[Entry]]]) -> None:
@@ -172,7 +215,8 @@ class OutboxRelay:
             log.exception("removing published outbox entries from %s failed", coll.name)
 
     async def settle(self) -> None:
-        """Waits for the removals still under way."""
+        """Removes what it holds published, and waits for the removals under way."""
+        await self._remove_held(everything=True)
         while self._removals:
             await asyncio.gather(*self._removals, return_exceptions=True)
 
@@ -239,6 +283,7 @@ class OutboxRelay:
         while True:
             try:
                 await self.drain_fresh()
+                await self._remove_held()
                 if loop.time() >= next_sweep:
                     await self.settle()  # a sweep must not find what was published a moment ago
                     started = loop.time()
@@ -251,6 +296,8 @@ class OutboxRelay:
                 await asyncio.sleep(1.0)
             # What failed to publish is tried again within a second, not at the next sweep.
             wait = min(1.0, next_sweep - loop.time()) if self.waiting else next_sweep - loop.time()
+            if (removal := self._next_removal_in()) is not None:
+                wait = min(wait, removal)
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=max(0.0, wait))
             except TimeoutError:

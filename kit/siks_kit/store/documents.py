@@ -4,6 +4,8 @@ MongoCollection speaks to a real MongoDB-wire server (PyMongo's AsyncMongoClient
 MemoryDatabase fake (siks_testkit.memory) serves unit tests. One shared test suite runs both.
 A write that adds outbox entries calls `on_write(collection, _id, entries)`, so the relay
 publishes those entries at once, from memory, without reading them back or scanning for work.
+And an update of a document whose entries the relay has just published removes them in
+passing (`published`), which saves the relay a write of its own to that document.
 """
 
 import secrets
@@ -51,10 +53,6 @@ class Collection(Protocol):
         positions of those that collided with an existing _id or unique index, which are left
         as they were. Any other failure raises, after the ones stored are handed on."""
     async def delete_one(self, filter: Mapping[str, Any]) -> bool: ...
-    def handed_over(self, doc_id: Any, entries: list[Document]) -> None:
-        """Hands the relay outbox entries that a write put in place other than by adding
-        them (a `$rename` of entries held back until the document became visible)."""
-
     async def delete_many(self, filter: Mapping[str, Any]) -> int: ...  # how many went
     async def count(self, filter: Mapping[str, Any]) -> int: ...
     async def create_index(self, keys: Sort, *, unique: bool = False, name: str | None = None) -> None: ...
@@ -107,6 +105,41 @@ def report_update(result: Any, update: Mapping[str, Any], on_write: WriteHook, c
     return changed
 
 
+class Published(Protocol):
+    """Outbox entries sent and not yet removed from their documents (the relay holds them a
+    moment for this): an update of such a document takes them and removes them in passing,
+    or keeps them (gives them back) when it did not match."""
+
+    def take(self, collection: str, doc_id: Any) -> list[Document]: ...
+    def keep(self, collection: str, doc_id: Any, entries: list[Document]) -> None: ...
+
+
+class NothingPublished:
+    def take(self, collection: str, doc_id: Any) -> list[Document]:
+        return []
+
+    def keep(self, collection: str, doc_id: Any, entries: list[Document]) -> None:
+        pass
+
+
+def _touches_outbox(update: Mapping[str, Any]) -> bool:
+    return any(key == "outbox" or key.startswith("outbox.")
+               for fields in update.values() if isinstance(fields, Mapping) for key in fields)
+
+
+def removing_published(published: Published, collection: str, doc_id: Any,
+                       update: Mapping[str, Any]) -> tuple[Mapping[str, Any], list[Document]]:
+    """The update, also pulling the document's published entries from its outbox (unless it
+    writes the outbox itself: one update cannot both push to and pull from an array); and
+    those entries, to keep if the update does not match."""
+    if not isinstance(update, Mapping) or _touches_outbox(update):
+        return update, []
+    entries = published.take(collection, doc_id)
+    if not entries:
+        return update, []
+    return {**update, "$pullAll": {**update.get("$pullAll", {}), "outbox": entries}}, entries
+
+
 # Each statement of `update_each` stamps its document with a token of its own: the server tells
 # only how many statements matched, so when fewer did than were sent, one read of the ids says
 # which. Readers pick their fields and ignore it.
@@ -148,8 +181,9 @@ def project(doc: Document, projection: Mapping[str, Any] | None) -> Document:
 
 
 class MongoCollection:
-    def __init__(self, raw: Any, on_write: WriteHook) -> None:
+    def __init__(self, raw: Any, on_write: WriteHook, published: Callable[[], Published] = NothingPublished) -> None:
         self._raw, self._on_write, self.name = raw, on_write, raw.name
+        self._published = published
 
     async def insert_one(self, doc: Document) -> None:
         try:
@@ -193,10 +227,17 @@ class MongoCollection:
     async def update_one(self, filter, update, *, upsert: bool = False) -> bool:
         # One command: the server applies the guards atomically (MongoDB does; our FerretDB
         # build locks the collection from read to write) and narrows by _id through its index.
+        published = self._published()
+        sent, removing = (update, []) if upsert else removing_published(published, self.name, filter["_id"], update)
         try:
-            result = await self._raw.update_one(filter, update, upsert=upsert)
-        except _MongoDuplicateKey as exc:
-            raise DuplicateKey(str(filter.get("_id"))) from exc
+            result = await self._raw.update_one(filter, sent, upsert=upsert)
+        except BaseException as exc:
+            published.keep(self.name, filter["_id"], removing)  # removed or not, the relay's removal is safe
+            if isinstance(exc, _MongoDuplicateKey):
+                raise DuplicateKey(str(filter.get("_id"))) from exc
+            raise
+        if result.matched_count == 0:
+            published.keep(self.name, filter["_id"], removing)
         return report_update(result, update, self._on_write, self.name, filter["_id"])
 
     async def update_many(self, filter, update) -> int:
@@ -204,17 +245,25 @@ class MongoCollection:
 
     async def update_each(self, changes) -> list[bool]:
         matched = [False] * len(changes)
+        published = self._published()
         for positions in distinct_rounds(changes):
             stamps = {i: secrets.token_hex(8) for i in positions}
-            result = await self._raw.bulk_write(
-                [UpdateOne(changes[i][0], stamped(changes[i][1], stamps[i])) for i in positions], ordered=False)
-            if result.matched_count == len(positions):
-                hit = set(positions)
-            else:
-                ids = [changes[i][0]["_id"] for i in positions]
-                now = {repr(d["_id"]): d.get(WRITE_STAMP)
-                       for d in await self._raw.find({"_id": {"$in": ids}}, {WRITE_STAMP: 1}).to_list(None)}
-                hit = {i for i in positions if now.get(repr(changes[i][0]["_id"])) == stamps[i]}
+            sent = {i: removing_published(published, self.name, changes[i][0]["_id"], changes[i][1]) for i in positions}
+            hit: set[int] = set()
+            try:
+                result = await self._raw.bulk_write(
+                    [UpdateOne(changes[i][0], stamped(sent[i][0], stamps[i])) for i in positions], ordered=False)
+                if result.matched_count == len(positions):
+                    hit = set(positions)
+                else:
+                    ids = [changes[i][0]["_id"] for i in positions]
+                    now = {repr(d["_id"]): d.get(WRITE_STAMP)
+                           for d in await self._raw.find({"_id": {"$in": ids}}, {WRITE_STAMP: 1}).to_list(None)}
+                    hit = {i for i in positions if now.get(repr(changes[i][0]["_id"])) == stamps[i]}
+            finally:  # entries whose update did not match (or may not have) stay the relay's to remove
+                for i in positions:
+                    if i not in hit:
+                        published.keep(self.name, changes[i][0]["_id"], sent[i][1])
             for i in sorted(hit):
                 matched[i] = True
                 if entries := outbox_added(changes[i][1]):
@@ -242,9 +291,6 @@ class MongoCollection:
     async def delete_one(self, filter) -> bool:
         return (await self._raw.delete_one(filter)).deleted_count > 0
 
-    def handed_over(self, doc_id, entries) -> None:
-        self._on_write(self.name, doc_id, entries)
-
     async def delete_many(self, filter) -> int:
         return (await self._raw.delete_many(filter)).deleted_count
 
@@ -266,9 +312,10 @@ class MongoDatabase:
         self._client: AsyncMongoClient = AsyncMongoClient(url, tz_aware=True, serverSelectionTimeoutMS=5000)
         self._db = self._client[name]
         self.on_write = on_write
+        self.published: Published = NothingPublished()  # the relay, once it runs
 
     def collection(self, name: str) -> Collection:
-        return MongoCollection(self._db[name], lambda c, i, e: self.on_write(c, i, e))
+        return MongoCollection(self._db[name], lambda c, i, e: self.on_write(c, i, e), lambda: self.published)
 
     async def ping(self) -> bool:
         await self._client.admin.command("ping")
