@@ -15,5 +15,6 @@ def serve(name: str, settings: ServiceSettings, build: Callable[[ServiceSettings
         app = build(settings)
     except ConfigurationError as exc:
         raise SystemExit(f"{name} refuses to start: {exc}") from None
+    app.state.freeze_after_start = True  # this process serves one app for its whole life
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,
                 log_level=settings.log_level.lower(), access_log=False)
