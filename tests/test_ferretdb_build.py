@@ -206,3 +206,23 @@ async def test_only_unique_indexes_are_built_yet_every_index_is_listed_and_kept(
     finally:
         await client.drop_database("siks_test_build")
         await client.close()
+
+
+async def test_a_nan_anywhere_in_a_request_is_refused_and_nothing_is_stored(mongo_url):
+    """FerretDB refuses NaN (SQLite's JSON has none); our build finds it on the request's raw
+    bytes instead of decoding the request twice, with the same outcome: the request fails."""
+    from pymongo.errors import PyMongoError
+
+    client = AsyncMongoClient(mongo_url, retryWrites=False)
+    try:
+        if "ferretdbVersion" not in await client.admin.command("buildInfo"):
+            pytest.skip("the fix concerns the local FerretDB build only")
+        coll = client["siks_test_build"][f"nan_{uuid.uuid4().hex[:8]}"]
+        for doc in ({"_id": 1, "x": float("nan")}, {"_id": 2, "a": [1.0, {"b": [float("nan")]}], "s": "t"}):
+            with pytest.raises(PyMongoError):
+                await coll.insert_one(doc)
+        await coll.insert_one({"_id": 3, "x": 2.5, "a": [1.5, {"b": -0.0}], "s": "NaN"})
+        assert [d["_id"] for d in await coll.find({}).to_list(None)] == [3]
+    finally:
+        await client.drop_database("siks_test_build")
+        await client.close()
