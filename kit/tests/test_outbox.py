@@ -222,3 +222,15 @@ async def test_published_entries_no_update_takes_are_removed_after_the_delay():
         await await_for(removed, "the published entry removed by the relay")
     finally:
         task.cancel()
+
+
+async def test_a_sweep_does_not_send_again_what_waits_for_its_removal():
+    db, bus = MemoryDatabase(), MemoryTransport()
+    coll = db.collection("households")
+    relay = OutboxRelay([coll], bus, removal_delay_s=3600)
+    db.on_write, db.published = relay.notify, relay
+    await coll.insert_one({"_id": "h1", "outbox": [outbox_entry(_registered(1), "h1")]})
+    assert await relay.drain_fresh() == 1
+    assert await coll.count({"outbox.0": {"$exists": True}}) == 1  # sent; its removal is to come
+    assert await relay.sweep() == 0
+    assert len(bus.published) == 1

@@ -176,13 +176,14 @@ class OutboxRelay:
         due = time.monotonic() - self._removal_delay
         for name, held in self._sent.items():
             done = []
-            for doc_id, (at, entries) in list(held.items()):
+            for doc_id, (at, entries) in held.items():
                 if not everything and at > due:
                     break  # oldest first: the rest are younger
-                del held[doc_id]
                 done.append((doc_id, entries))
             if not done:
                 continue
+            for doc_id, _ in done:
+                del held[doc_id]
             while len(self._removals) >= MAX_REMOVALS_IN_FLIGHT:
                 await asyncio.wait(self._removals, return_when=asyncio.FIRST_COMPLETED)
             task = asyncio.create_task(self._remove_logged(self._by_name[name], done))
@@ -253,12 +254,14 @@ class OutboxRelay:
         return sent
 
     async def _sweep_page(self, coll: Collection, found: dict[Any, list[Entry]]) -> int:
-        # What a write handed over goes out by the fresh path, right after the sweep: sent here
-        # too, each would be published twice (consumers drop the repeat, but every one costs a
-        # read, and under load a sweep meets hundreds written a moment ago).
-        fresh, pending = self._fresh[coll.name], {}
+        # What a write handed over goes out by the fresh path, right after the sweep, and what
+        # went out already waits for its removal: sent here too, each would be published twice
+        # (consumers drop the repeat, but every one costs a read, and under load a sweep meets
+        # hundreds written a moment ago).
+        fresh, sent, pending = self._fresh[coll.name], self._sent[coll.name], {}
         for doc_id, entries in found.items():
             handed = {entry["event_id"] for entry in fresh.get(doc_id, ())}
+            handed |= {entry["event_id"] for entry in sent.get(doc_id, (0.0, ()))[1]}  # sent, removal to come
             if rest := [entry for entry in entries if entry["event_id"] not in handed]:
                 pending[doc_id] = rest
         failed = await self._relay(coll, pending) if pending else {}
