@@ -741,6 +741,7 @@ async def operator_phase(ladder: Ladder, args: argparse.Namespace, families: lis
                   "for the operator phase again")
     restart_services(env)
     try:
+        await quiet(f"operator beside uploads, {' '.join(env)}")
         await WATCHER.start()
         try:
             return await bulk_end_to_end(ladder, families, args.bulk_size, args.bulk_parallel, args.deadline,
@@ -772,6 +773,34 @@ def cpu_seconds() -> dict[str, float]:
             continue
         out[name] = (int(fields[11]) + int(fields[12])) / tick
     return out
+
+
+def _machine_ticks() -> tuple[int, int]:
+    """(busy, total) CPU ticks of the whole machine since boot, from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return sum(fields) - idle, sum(fields)
+
+
+QUIET_SHARE, QUIET_HOLD_S, QUIET_DEADLINE_S = 0.15, 1.0, 30.0
+QUIET_WAITS: dict[str, float] = {}  # seconds each measurement waited for the machine to calm down
+
+
+async def quiet(label: str) -> None:
+    """Waits (at most QUIET_DEADLINE_S) until the whole machine has used under QUIET_SHARE of its
+    CPU for QUIET_HOLD_S, so that a measurement does not pay for the one before it: Kafka still
+    writing the baseline's records, consumers catching up, services just restarted. Every
+    baseline and every phase starts this way, so their ratios compare like with like."""
+    t0 = time.perf_counter()
+    busy, total = _machine_ticks()
+    while time.perf_counter() - t0 < QUIET_DEADLINE_S:
+        await asyncio.sleep(QUIET_HOLD_S)
+        busy2, total2 = _machine_ticks()
+        share = (busy2 - busy) / max(1, total2 - total)
+        busy, total = busy2, total2
+        if share < QUIET_SHARE:
+            break
+    QUIET_WAITS[label] = round(time.perf_counter() - t0, 1)
 
 
 def memory_mb() -> dict[str, dict[str, float]]:
@@ -967,8 +996,11 @@ async def main() -> None:
             sys.exit(f"only {len(fresh)} unregistered families remain, {args.households} needed. "
                      f"Run with --households {len(fresh)} or fewer, or {RESET_HINT}")
         typical = next((f for f in fresh if len(household_body(f)["members"]) == 4), fresh[0])
+        await quiet("kafka baseline")
         kafka = await kafka_baseline(args.messages, *proposal_event(typical))
+        await quiet("database baseline")
         database = await db_baseline(args.messages, fresh, args.concurrency)
+        await quiet("end to end")
         await WATCHER.start()
         cpu_before, memory_before = cpu_seconds(), memory_mb()
         try:
@@ -982,6 +1014,7 @@ async def main() -> None:
         bulk: dict[str, Any] = {}
         spare = fresh[len(fresh) - min(args.bulk, len(fresh) - args.households - 50):] if args.bulk else []
         if spare:  # families the closed loop did not reach (it takes them from the front)
+            await quiet("bulk")
             await WATCHER.start()
             cpu_before = cpu_seconds()
             try:
@@ -995,6 +1028,7 @@ async def main() -> None:
             console.print(f"restarting the services with {SAMPLED} for the bulk phase again")
             restart_services(SAMPLED)
             try:
+                await quiet("bulk, 10% of traces")
                 await WATCHER.start()
                 cpu_before = cpu_seconds()
                 try:
@@ -1009,6 +1043,7 @@ async def main() -> None:
         used = len(fresh) - len(spare) - len(sampled_families)
         beside_families = fresh[max(args.households + 50, used - args.bulk):used] if args.operator_rate and spare else []
         if beside_families:  # the bulk phase once more, an operator creating households one by one beside it
+            await quiet("operator beside uploads")
             await WATCHER.start()
             try:
                 bulk["with_operator"] = await bulk_end_to_end(ladder, beside_families, args.bulk_size,
@@ -1034,6 +1069,7 @@ async def main() -> None:
     finally:
         await ladder.close()
 
+    meta["quiet_waits_s"] = QUIET_WAITS
     results = {"meta": meta, "kafka": kafka, "database": database, "e2e": e2e, "cpu_ms_per_household": cpu,
                "memory_mb": memory, "ratios": ratios_to_baselines(e2e["households_per_s"], kafka, database, args.concurrency),
                "bulk": bulk, "lookups": lookups}
@@ -1041,6 +1077,8 @@ async def main() -> None:
         bulk["ratios"] = ratios_to_baselines(bulk["households_per_s"], kafka, database, args.concurrency)
     results["decree"] = await decree_bench.run(args.decree) if args.decree else {}
     report(results)
+    console.print(f"each baseline and phase started once the machine had used under {QUIET_SHARE:.0%} of its CPU "
+                  f"for {QUIET_HOLD_S:g} s; seconds waited: {QUIET_WAITS}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
     console.print(f"written to {args.out}  (latency includes polling granularity: {args.poll_ms:.0f} ms backing off to {POLL_CAP_S * 1000:.0f} ms)")
