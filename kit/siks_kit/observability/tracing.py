@@ -49,10 +49,13 @@ class RedactingExporter(SpanExporter):
     def _copy(self, span: ReadableSpan) -> ReadableSpan:
         from opentelemetry.sdk.trace import Event
 
+        attributes = self._clean(span.attributes)
+        if not span.events and span.instrumentation_scope and attributes == dict(span.attributes or {}):
+            return span  # nothing to mask (most spans: a record processed, a command sent)
         events = [Event(e.name, self._clean(e.attributes), e.timestamp) for e in span.events]
         return ReadableSpan(
             name=span.name, context=span.context, parent=span.parent, resource=span.resource,
-            attributes=self._clean(span.attributes), events=events, links=span.links,
+            attributes=attributes, events=events, links=span.links,
             kind=span.kind, status=span.status, start_time=span.start_time, end_time=span.end_time,
             instrumentation_scope=span.instrumentation_scope or InstrumentationScope("siks"),
         )
