@@ -16,30 +16,38 @@ from pymongo import AsyncMongoClient, UpdateOne
 pytestmark = pytest.mark.stack
 
 
-async def test_a_find_by_id_searches_the_index_instead_of_scanning(mongo_url):
+@pytest.fixture
+async def build_client(mongo_url):
+    """A client of the local FerretDB build (tests of its fixes skip on another server); the
+    scratch database goes afterwards."""
     client = AsyncMongoClient(mongo_url)
     try:
         if "ferretdbVersion" not in await client.admin.command("buildInfo"):
             pytest.skip("the fix concerns the local FerretDB build only")
-        coll = client["siks_test_build"][f"ids_{uuid.uuid4().hex[:8]}"]
-        await coll.insert_many([{"_id": f"doc-{i}", "n": i} for i in range(50)])
-        explained = await client["siks_test_build"].command(
-            "explain", {"find": coll.name, "filter": {"_id": "doc-7"}})
-        plan = " ".join(explained["queryPlanner"]["Plan"])
-        assert "USING INDEX" in plan and "SCAN" not in plan, plan
-        guarded = await client["siks_test_build"].command(
-            "explain", {"find": coll.name, "filter": {"_id": "doc-7", "n": {"$ne": 3}}})
-        plan = " ".join(guarded["queryPlanner"]["Plan"])
-        assert "USING INDEX" in plan and "SCAN" not in plan, plan  # a guarded filter goes by _id too
-        assert await coll.find_one({"_id": "doc-7", "n": 8}) is None  # the rest of the filter still applies
-        assert await coll.find_one({"_id": "doc-7"}) == {"_id": "doc-7", "n": 7}
-        assert (await coll.update_one({"_id": "doc-8"}, {"$set": {"n": 80}})).modified_count == 1
-        assert (await coll.find_one({"_id": "doc-8"}))["n"] == 80
-        assert (await coll.delete_one({"_id": "doc-9"})).deleted_count == 1
-        assert await coll.count_documents({}) == 49
+        yield client
     finally:
         await client.drop_database("siks_test_build")
         await client.close()
+
+
+async def test_a_find_by_id_searches_the_index_instead_of_scanning(build_client):
+    client = build_client
+    coll = client["siks_test_build"][f"ids_{uuid.uuid4().hex[:8]}"]
+    await coll.insert_many([{"_id": f"doc-{i}", "n": i} for i in range(50)])
+    explained = await client["siks_test_build"].command(
+        "explain", {"find": coll.name, "filter": {"_id": "doc-7"}})
+    plan = " ".join(explained["queryPlanner"]["Plan"])
+    assert "USING INDEX" in plan and "SCAN" not in plan, plan
+    guarded = await client["siks_test_build"].command(
+        "explain", {"find": coll.name, "filter": {"_id": "doc-7", "n": {"$ne": 3}}})
+    plan = " ".join(guarded["queryPlanner"]["Plan"])
+    assert "USING INDEX" in plan and "SCAN" not in plan, plan  # a guarded filter goes by _id too
+    assert await coll.find_one({"_id": "doc-7", "n": 8}) is None  # the rest of the filter still applies
+    assert await coll.find_one({"_id": "doc-7"}) == {"_id": "doc-7", "n": 7}
+    assert (await coll.update_one({"_id": "doc-8"}, {"$set": {"n": 80}})).modified_count == 1
+    assert (await coll.find_one({"_id": "doc-8"}))["n"] == 80
+    assert (await coll.delete_one({"_id": "doc-9"})).deleted_count == 1
+    assert await coll.count_documents({}) == 49
 
 
 async def test_an_update_of_a_thousand_statements_and_concurrent_ones_all_answer(mongo_url):
@@ -116,37 +124,31 @@ async def test_concurrent_guarded_updates_of_one_document_lose_nothing(mongo_url
             await client.close()
 
 
-async def test_a_batch_by_ids_goes_through_the_index_and_an_update_of_many_writes_them_all(mongo_url):
+async def test_a_batch_by_ids_goes_through_the_index_and_an_update_of_many_writes_them_all(build_client):
     """`_id: {$in: [...]}` read the whole table in FerretDB 1.24.2; our build narrows it by the
     index. An update of many documents now writes them in one transaction: the counts, the
     guards and what is stored must be what MongoDB gives."""
-    client = AsyncMongoClient(mongo_url)
-    try:
-        if "ferretdbVersion" not in await client.admin.command("buildInfo"):
-            pytest.skip("the fix concerns the local FerretDB build only")
-        db = client["siks_test_build"]
-        coll = db[f"in_{uuid.uuid4().hex[:8]}"]
-        await coll.insert_many([{"_id": f"doc-{i}", "n": i, "tags": ["a", f"t{i}"]} for i in range(300)])
-        wanted = [f"doc-{i}" for i in range(0, 300, 3)]
-        explained = await db.command("explain", {"find": coll.name, "filter": {"_id": {"$in": wanted}}})
-        plan = " ".join(explained["queryPlanner"]["Plan"])
-        assert "USING INDEX" in plan and "SCAN" not in plan, plan
-        found = await coll.find({"_id": {"$in": wanted}, "n": {"$lt": 150}}).to_list(None)
-        assert sorted(d["n"] for d in found) == list(range(0, 150, 3))  # the rest of the filter applies
-        mixed = await coll.find({"_id": {"$in": ["doc-1", 5, "nope"]}}).to_list(None)
-        assert [d["_id"] for d in mixed] == ["doc-1"]  # other types fall back to a scan, same answer
-        changed = await coll.update_many({"_id": {"$in": wanted}, "n": {"$gte": 30}},
-                                         {"$pullAll": {"tags": ["a", "t30", "t33"]}, "$inc": {"n": 1000}})
-        assert (changed.matched_count, changed.modified_count) == (90, 90)
-        assert await coll.find_one({"_id": "doc-30"}) == {"_id": "doc-30", "n": 1030, "tags": []}
-        assert await coll.find_one({"_id": "doc-36"}) == {"_id": "doc-36", "n": 1036, "tags": ["t36"]}
-        assert await coll.find_one({"_id": "doc-27"}) == {"_id": "doc-27", "n": 27, "tags": ["a", "t27"]}
-        assert await coll.count_documents({"n": {"$gte": 1000}}) == 90
-        gone = await coll.delete_many({"_id": {"$in": wanted[:10]}})
-        assert gone.deleted_count == 10 and await coll.count_documents({}) == 290
-    finally:
-        await client.drop_database("siks_test_build")
-        await client.close()
+    client = build_client
+    db = client["siks_test_build"]
+    coll = db[f"in_{uuid.uuid4().hex[:8]}"]
+    await coll.insert_many([{"_id": f"doc-{i}", "n": i, "tags": ["a", f"t{i}"]} for i in range(300)])
+    wanted = [f"doc-{i}" for i in range(0, 300, 3)]
+    explained = await db.command("explain", {"find": coll.name, "filter": {"_id": {"$in": wanted}}})
+    plan = " ".join(explained["queryPlanner"]["Plan"])
+    assert "USING INDEX" in plan and "SCAN" not in plan, plan
+    found = await coll.find({"_id": {"$in": wanted}, "n": {"$lt": 150}}).to_list(None)
+    assert sorted(d["n"] for d in found) == list(range(0, 150, 3))  # the rest of the filter applies
+    mixed = await coll.find({"_id": {"$in": ["doc-1", 5, "nope"]}}).to_list(None)
+    assert [d["_id"] for d in mixed] == ["doc-1"]  # other types fall back to a scan, same answer
+    changed = await coll.update_many({"_id": {"$in": wanted}, "n": {"$gte": 30}},
+                                     {"$pullAll": {"tags": ["a", "t30", "t33"]}, "$inc": {"n": 1000}})
+    assert (changed.matched_count, changed.modified_count) == (90, 90)
+    assert await coll.find_one({"_id": "doc-30"}) == {"_id": "doc-30", "n": 1030, "tags": []}
+    assert await coll.find_one({"_id": "doc-36"}) == {"_id": "doc-36", "n": 1036, "tags": ["t36"]}
+    assert await coll.find_one({"_id": "doc-27"}) == {"_id": "doc-27", "n": 27, "tags": ["a", "t27"]}
+    assert await coll.count_documents({"n": {"$gte": 1000}}) == 90
+    gone = await coll.delete_many({"_id": {"$in": wanted[:10]}})
+    assert gone.deleted_count == 10 and await coll.count_documents({}) == 290
 
 
 async def test_every_kind_of_value_we_store_reads_back_as_written(mongo_url):
@@ -177,52 +179,40 @@ async def test_every_kind_of_value_we_store_reads_back_as_written(mongo_url):
         await client.close()
 
 
-async def test_only_unique_indexes_are_built_yet_every_index_is_listed_and_kept(mongo_url):
+async def test_only_unique_indexes_are_built_yet_every_index_is_listed_and_kept(build_client):
     """FerretDB 1.x narrows its SQL by _id alone and sorts in memory, so no query reads another
     index; our build builds only the unique ones in SQLite (they refuse duplicates), keeps the
     others in its catalogue, and gives each a size in the stats."""
     from pymongo.errors import DuplicateKeyError
 
-    client = AsyncMongoClient(mongo_url)
-    try:
-        if "ferretdbVersion" not in await client.admin.command("buildInfo"):
-            pytest.skip("the fix concerns the local FerretDB build only")
-        db = client["siks_test_build"]
-        coll = db[f"idx_{uuid.uuid4().hex[:8]}"]
-        await coll.create_index("region")
-        await coll.create_index("nik", unique=True)
-        await coll.insert_many([{"_id": i, "region": f"r{i % 3}", "nik": f"n{i}"} for i in range(30)])
-        names = {ix["name"] async for ix in await coll.list_indexes()}
-        assert names == {"_id_", "region_1", "nik_1"}
-        with pytest.raises(DuplicateKeyError):
-            await coll.insert_one({"_id": 99, "region": "r0", "nik": "n7"})
-        assert sorted(d["_id"] for d in await coll.find({"region": "r1"}).to_list(None)) == list(range(1, 30, 3))
-        sizes = (await db.command("collStats", coll.name))["indexSizes"]
-        assert set(sizes) == names and sizes["region_1"] == 0 and sizes["nik_1"] > 0
-        await coll.drop_index("region_1")
-        assert {ix["name"] async for ix in await coll.list_indexes()} == {"_id_", "nik_1"}
-        await coll.create_index("region")  # and back
-        assert await coll.count_documents({"region": "r2"}) == 10
-    finally:
-        await client.drop_database("siks_test_build")
-        await client.close()
+    client = build_client
+    db = client["siks_test_build"]
+    coll = db[f"idx_{uuid.uuid4().hex[:8]}"]
+    await coll.create_index("region")
+    await coll.create_index("nik", unique=True)
+    await coll.insert_many([{"_id": i, "region": f"r{i % 3}", "nik": f"n{i}"} for i in range(30)])
+    names = {ix["name"] async for ix in await coll.list_indexes()}
+    assert names == {"_id_", "region_1", "nik_1"}
+    with pytest.raises(DuplicateKeyError):
+        await coll.insert_one({"_id": 99, "region": "r0", "nik": "n7"})
+    assert sorted(d["_id"] for d in await coll.find({"region": "r1"}).to_list(None)) == list(range(1, 30, 3))
+    sizes = (await db.command("collStats", coll.name))["indexSizes"]
+    assert set(sizes) == names and sizes["region_1"] == 0 and sizes["nik_1"] > 0
+    await coll.drop_index("region_1")
+    assert {ix["name"] async for ix in await coll.list_indexes()} == {"_id_", "nik_1"}
+    await coll.create_index("region")  # and back
+    assert await coll.count_documents({"region": "r2"}) == 10
 
 
-async def test_a_nan_anywhere_in_a_request_is_refused_and_nothing_is_stored(mongo_url):
+async def test_a_nan_anywhere_in_a_request_is_refused_and_nothing_is_stored(build_client):
     """FerretDB refuses NaN (SQLite's JSON has none); our build finds it on the request's raw
     bytes instead of decoding the request twice, with the same outcome: the request fails."""
     from pymongo.errors import PyMongoError
 
-    client = AsyncMongoClient(mongo_url, retryWrites=False)
-    try:
-        if "ferretdbVersion" not in await client.admin.command("buildInfo"):
-            pytest.skip("the fix concerns the local FerretDB build only")
-        coll = client["siks_test_build"][f"nan_{uuid.uuid4().hex[:8]}"]
-        for doc in ({"_id": 1, "x": float("nan")}, {"_id": 2, "a": [1.0, {"b": [float("nan")]}], "s": "t"}):
-            with pytest.raises(PyMongoError):
-                await coll.insert_one(doc)
-        await coll.insert_one({"_id": 3, "x": 2.5, "a": [1.5, {"b": -0.0}], "s": "NaN"})
-        assert [d["_id"] for d in await coll.find({}).to_list(None)] == [3]
-    finally:
-        await client.drop_database("siks_test_build")
-        await client.close()
+    client = build_client
+    coll = client["siks_test_build"][f"nan_{uuid.uuid4().hex[:8]}"]
+    for doc in ({"_id": 1, "x": float("nan")}, {"_id": 2, "a": [1.0, {"b": [float("nan")]}], "s": "t"}):
+        with pytest.raises(PyMongoError):
+            await coll.insert_one(doc)
+    await coll.insert_one({"_id": 3, "x": 2.5, "a": [1.5, {"b": -0.0}], "s": "NaN"})
+    assert [d["_id"] for d in await coll.find({}).to_list(None)] == [3]
