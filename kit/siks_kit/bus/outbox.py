@@ -52,7 +52,7 @@ def outbox_entry(envelope: Envelope, key: str) -> OutboxEntry:
 def headers_of(envelope: Envelope) -> dict[str, str]:
     """A record's headers: what consumers and tools read without parsing, and the trace."""
     return {"event_type": envelope.type, "event_id": envelope.event_id, "correlation_id": envelope.correlation_id,
-            **tracing.headers_of(envelope.trace)}
+            **tracing.trace_headers(envelope.trace)}
 
 
 async def publish_entry(transport: Transport, entry: Entry) -> None:

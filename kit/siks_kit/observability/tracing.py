@@ -25,8 +25,8 @@ _provider: TracerProvider | None = None
 _bus_tracers: "weakref.WeakKeyDictionary[trace.TracerProvider, trace.Tracer]" = weakref.WeakKeyDictionary()
 
 
-def _bus_tracer(provider: trace.TracerProvider | None = None) -> trace.Tracer:
-    provider = provider or trace.get_tracer_provider()
+def _bus_tracer() -> trace.Tracer:
+    provider = trace.get_tracer_provider()
     try:
         return _bus_tracers[provider]
     except (KeyError, TypeError):
@@ -123,10 +123,7 @@ def attach(trace_ctx: TraceContext | None) -> object | None:
     """Makes a stored trace context current (the relay continues the writer's trace)."""
     if trace_ctx is None:
         return None
-    carrier = {"traceparent": trace_ctx.traceparent}
-    if trace_ctx.tracestate:
-        carrier["tracestate"] = trace_ctx.tracestate
-    return otel_context.attach(propagate.extract(carrier))
+    return otel_context.attach(propagate.extract(trace_headers(trace_ctx)))
 
 
 def detach(token: object | None) -> None:
@@ -144,8 +141,8 @@ def current_headers() -> dict[str, str]:
     return carrier
 
 
-def headers_of(trace_ctx: TraceContext | None) -> dict[str, str]:
-    """A stored trace context as record headers: the relay sends a write's events in its trace."""
+def trace_headers(trace_ctx: TraceContext | None) -> dict[str, str]:
+    """A stored trace context as W3C carrier headers (`traceparent`, `tracestate`)."""
     if trace_ctx is None:
         return {}
     return {"traceparent": trace_ctx.traceparent, **({"tracestate": trace_ctx.tracestate} if trace_ctx.tracestate else {})}
@@ -157,8 +154,8 @@ def consuming(topic: str, headers: Mapping[str, str], stored: TraceContext | Non
     record's `traceparent` header (the producer's span) or else the one stored in the envelope.
     Records come in batches, and each one continues its own trace."""
     carrier = {k: headers[k] for k in ("traceparent", "tracestate") if k in headers}
-    if "traceparent" not in carrier and stored is not None:
-        carrier = {"traceparent": stored.traceparent, **({"tracestate": stored.tracestate} if stored.tracestate else {})}
+    if "traceparent" not in carrier:
+        carrier = trace_headers(stored)
     parent = propagate.extract(carrier) if carrier else otel_context.Context()
     with _bus_tracer().start_as_current_span(f"{topic} process", context=parent, kind=SpanKind.CONSUMER,
                                       attributes={**MESSAGING, "messaging.destination.name": topic,
