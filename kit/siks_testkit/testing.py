@@ -2,6 +2,7 @@
 reading what a topic holds."""
 
 import asyncio
+import inspect
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -43,10 +44,16 @@ def wait_for(probe: Callable[[], T], what: str, deadline_s: float = 10.0) -> T:
         time.sleep(0.01)
 
 
-async def await_for(probe: Callable[[], Awaitable[Any]], what: str, deadline_s: float = 10.0) -> Any:
+async def await_for(probe: Callable[[], Awaitable[Any] | Any], what: str, deadline_s: float = 10.0) -> Any:
+    """Polls a probe, a coroutine function or a plain one (state the event loop moves on),
+    until it gives something truthy, letting other tasks run between tries; fails after the
+    deadline."""
     end = time.monotonic() + deadline_s
     while True:
-        if result := await probe():
+        result = probe()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
             return result
         if time.monotonic() > end:
             raise AssertionError(f"timed out after {deadline_s}s waiting for {what}")

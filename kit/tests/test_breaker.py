@@ -4,6 +4,7 @@ import asyncio
 
 import pytest
 from siks_kit.runtime.breaker import CircuitBreaker, CircuitOpen, State
+from siks_testkit.testing import await_for
 
 
 class FakeClock:
@@ -144,7 +145,7 @@ async def test_with_wait_for_trial_calls_during_a_trial_go_through_once_it_succe
     trial = asyncio.create_task(b.call(slow))
     await asyncio.wait_for(started.wait(), 5)  # the trial holds its slot
     waiting = [asyncio.create_task(b.call(ok)) for _ in range(3)]
-    await asyncio.sleep(0)  # one scheduling step: each call reaches the breaker (refused or held), no wait on time
+    await await_for(lambda: b.held == 3, "the three calls held behind the trial")
     assert not any(t.done() for t in waiting)  # held, not refused
     gate.set()
     assert await trial == "trial" and [await t for t in waiting] == ["ok"] * 3
@@ -167,7 +168,7 @@ async def test_with_wait_for_trial_calls_during_a_failing_trial_are_refused():
     trial = asyncio.create_task(b.call(slow_fail))
     await asyncio.wait_for(started.wait(), 5)  # the trial holds its slot
     waiting = asyncio.create_task(b.call(ok))
-    await asyncio.sleep(0)  # one scheduling step: the call reaches the breaker and is held
+    await await_for(lambda: b.held == 1, "the call held behind the trial")
     gate.set()
     with pytest.raises(Boom):
         await trial

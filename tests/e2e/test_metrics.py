@@ -33,6 +33,7 @@ async def test_each_service_reports_its_batches_lag_and_outbox_without_personal_
     assert lag and {dict(k)["topic"] for k in lag} == {topics.PROPOSALS} and all(v >= 0 for v in lag.values())
     assert _series(texts["registry"], "siks_outbox_published_total")[(("collection", "proposals"),)] >= 1
     assert (("system", "dukcapil"),) in _series(texts["integration"], "siks_breaker_state")
+    assert _series(texts["integration"], "siks_breaker_held")[(("system", "dukcapil"),)] == 0  # none waits
     routes = {dict(k)["http_route"] for k in _series(texts["registry"], "http_server_request_duration_seconds_count")}
     assert "/v1/proposals" in routes and "/v1/households" in routes
     niks = {m["nik"] for m in family["members"]}

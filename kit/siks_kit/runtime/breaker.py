@@ -55,12 +55,18 @@ class CircuitBreaker:
         self._trials = 0  # in flight, while half-open
         self._wait_for_trial = wait_for_trial
         self._trial_done: asyncio.Event | None = None  # set when the trials in flight end
+        self._held = 0  # calls waiting for the trials in flight to end
 
     @property
     def state(self) -> State:
         if self._state is State.OPEN and self._clock() - self._opened_at >= self._reset_s:
             self._state, self._trials = State.HALF_OPEN, 0
         return self._state
+
+    @property
+    def held(self) -> int:
+        """Calls waiting for a half-open trial's outcome (wait_for_trial): callers piling up."""
+        return self._held
 
     def retry_in(self) -> float:
         """Seconds until an open circuit lets a trial through (0 when it would now)."""
@@ -119,7 +125,11 @@ class CircuitBreaker:
                     raise
                 if self._trial_done is None:
                     self._trial_done = asyncio.Event()
-                await self._trial_done.wait()  # then try again: closed goes, open refuses
+                self._held += 1
+                try:
+                    await self._trial_done.wait()  # then try again: closed goes, open refuses
+                finally:
+                    self._held -= 1
         try:
             result = await fn()
         except BaseException as exc:

@@ -74,6 +74,8 @@ class OutsideSystem:
     def _breaker_state(self):
         yield ("siks_breaker_state", "an outside system's circuit breaker: 0 closed, 1 half open, 2 open",
                {"system": self.name}, BREAKER_VALUES[self.breaker.state])
+        yield ("siks_breaker_held", "calls to an outside system waiting for its half-open trial",
+               {"system": self.name}, self.breaker.held)
 
     async def request(self, method: str, url: str, *, answers: tuple[int, ...] = (), **kw: Any) -> httpx.Response:
         """The response of a 2xx or of a status listed in `answers` (e.g. 404 "not found"),
